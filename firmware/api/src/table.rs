@@ -1,0 +1,256 @@
+//! ONE dispatch table for HTTP and WebSocket: an endpoint key (`group=action`) maps to a handler,
+//! and WebSocket function names (`grab_image` ...) map to endpoint keys.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::error::{ApiError, Text};
+use crate::reply::Reply;
+use crate::request::{ApiRequest, EndpointKey};
+
+pub type HandlerResult = Result<Reply, ApiError>;
+pub type Handler = Arc<dyn Fn(ApiRequest) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// Wrap an async function as a [`Handler`].
+pub fn handler<F, Fut>(f: F) -> Handler
+where
+    F: Fn(ApiRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    Arc::new(move |req| Box::pin(f(req)))
+}
+
+/// Every endpoint of the vendor document (sections 3-11), as (group, action).
+pub const VENDOR_ENDPOINTS: &[(&str, &str)] = &[
+    ("video", "stream"),
+    ("video", "grabimage"),
+    ("video", "status"),
+    ("video", "detectdoc"),
+    ("video", "record"),
+    ("video", "setproperty"),
+    ("video", "getproperty"),
+    ("video", "open"),
+    ("video", "close"),
+    ("card", "idcard"),
+    ("card", "getsamid"),
+    ("card", "sociaseceritycard"),
+    ("card", "iccard"),
+    ("card", "init"),
+    ("card", "release"),
+    ("card", "magcard"),
+    ("param", "set"),
+    ("param", "get"),
+    ("imagepro", "merge2pdf"),
+    ("imagepro", "merge2tif"),
+    ("imagepro", "merge2ofd"),
+    ("imagepro", "merge_images"),
+    ("imagepro", "barcode"),
+    ("imagepro", "process"),
+    ("imagepro", "storage_image"),
+    ("imagepro", "file2base64"),
+    ("imagepro", "copyfile"),
+    ("imagepro", "start_editor"),
+    ("imagepro", "get_editor_images"),
+    ("face", "verifyidcard"),
+    ("face", "verifybase64"),
+    ("face", "startlivedetection"),
+    ("face", "islive"),
+    ("fp", "read"),
+    ("fp", "verify"),
+    ("sign", "start"),
+    ("sign", "stop"),
+    ("sign", "get"),
+    ("sign", "status"),
+    ("sign", "reset_status"),
+    ("sign", "reset_sign_device"),
+    ("sign", "browser"),
+    ("sign", "closebrowser"),
+    ("sign", "showevaluator"),
+    ("sign", "closeevaluator"),
+    ("sign", "getevaluatorresult"),
+    ("sign", "showefloatingbuttongroup"),
+    ("sign", "closefloatingbuttongroup"),
+    ("sign", "getfloatingbuttongroupresult"),
+    ("sign", "showadvertisingplayer"),
+    ("sign", "closeadvertisingplayer"),
+    ("sign", "stream"),
+    ("sign", "set_recv_hwnd"),
+    ("ocr", ""),
+    ("barcode_scanner", "open"),
+    ("barcode_scanner", "get"),
+    ("barcode_scanner", "close"),
+];
+
+/// Functions that exist only on the WebSocket (section 9.6 and the legacy camera functions).
+/// They live in the table under the pseudo group `ws`.
+pub const WS_ONLY: &[&str] = &[
+    "show_sign_pdf",
+    "close_sign_pdf",
+    "sign_pdf_info",
+    "open_camera",
+    "close_camera",
+    "video_stream",
+];
+
+/// WebSocket names of HTTP endpoints.
+pub const WS_ALIASES: &[(&str, (&str, &str))] = &[("grab_image", ("video", "grabimage"))];
+
+/// Group of the WebSocket-only functions.
+pub const WS_GROUP: &str = "ws";
+
+#[derive(Clone)]
+struct Route {
+    handler: Handler,
+    /// Text of the "not available" answer while no capability has registered a handler.
+    placeholder: bool,
+}
+
+/// The dispatch table.
+#[derive(Clone)]
+pub struct Table {
+    routes: BTreeMap<EndpointKey, Route>,
+    ws_names: HashMap<String, EndpointKey>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
+}
+
+fn not_built(key: &EndpointKey) -> Handler {
+    let name = key.to_string();
+    handler(move |_req| {
+        let name = name.clone();
+        async move {
+            Err(ApiError::not_available(Text::new(
+                format!("{name} 尚未在本设备固件中实现"),
+                format!("{name} is not implemented in this firmware yet"),
+            )))
+        }
+    })
+}
+
+impl Table {
+    /// A table holding every vendor endpoint and WebSocket function, each answering
+    /// "not available" until a capability registers its handler.
+    pub fn new() -> Table {
+        let mut t = Table {
+            routes: BTreeMap::new(),
+            ws_names: HashMap::new(),
+        };
+        for (g, a) in VENDOR_ENDPOINTS {
+            let key = EndpointKey::new(g, a);
+            let h = not_built(&key);
+            t.routes.insert(
+                key,
+                Route {
+                    handler: h,
+                    placeholder: true,
+                },
+            );
+        }
+        for name in WS_ONLY {
+            let key = EndpointKey::new(WS_GROUP, name);
+            let h = not_built(&EndpointKey::new(name, ""));
+            t.routes.insert(
+                key.clone(),
+                Route {
+                    handler: h,
+                    placeholder: true,
+                },
+            );
+            t.ws_names.insert(name.to_string(), key);
+        }
+        for (name, (g, a)) in WS_ALIASES {
+            t.ws_names.insert(name.to_string(), EndpointKey::new(g, a));
+        }
+        t
+    }
+
+    /// Register the handler of an HTTP endpoint (also reachable on the WebSocket as `group=action`
+    /// and under its vendor WebSocket name, if any).
+    pub fn register(&mut self, group: &str, action: &str, h: Handler) {
+        self.routes.insert(
+            EndpointKey::new(group, action),
+            Route {
+                handler: h,
+                placeholder: false,
+            },
+        );
+    }
+
+    /// Register a WebSocket-only function.
+    pub fn register_ws(&mut self, name: &str, h: Handler) {
+        let key = EndpointKey::new(WS_GROUP, name);
+        self.ws_names.insert(name.to_string(), key.clone());
+        self.routes.insert(
+            key,
+            Route {
+                handler: h,
+                placeholder: false,
+            },
+        );
+    }
+
+    /// The handler of an endpoint reachable over HTTP.
+    pub fn http(&self, key: &EndpointKey) -> Option<Handler> {
+        if key.group == WS_GROUP {
+            return None;
+        }
+        self.routes.get(key).map(|r| r.handler.clone())
+    }
+
+    /// Resolve a WebSocket function name: a vendor WebSocket name or `group=action`.
+    pub fn ws(&self, function: &str) -> Option<(EndpointKey, Handler)> {
+        let f = function.trim();
+        let key = if let Some(k) = self.ws_names.get(f) {
+            k.clone()
+        } else if let Some(k) = self.ws_names.get(&f.to_ascii_lowercase()) {
+            k.clone()
+        } else if let Some((g, a)) = f.split_once('=') {
+            EndpointKey::new(g, a)
+        } else {
+            EndpointKey::new(f, "")
+        };
+        if key.group == WS_GROUP && !self.ws_names.values().any(|k| k == &key) {
+            return None;
+        }
+        self.routes.get(&key).map(|r| (key, r.handler.clone()))
+    }
+
+    /// Endpoints that still answer "not available".
+    pub fn placeholders(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|(_, r)| r.placeholder)
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    /// All keys in the table.
+    pub fn keys(&self) -> Vec<EndpointKey> {
+        self.routes.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_endpoint_present() {
+        let t = Table::new();
+        for (g, a) in VENDOR_ENDPOINTS {
+            assert!(t.http(&EndpointKey::new(g, a)).is_some(), "{g}={a}");
+        }
+        assert!(t.ws("grab_image").is_some());
+        assert!(t.ws("show_sign_pdf").is_some());
+        assert!(t.ws("video=status").is_some());
+        assert!(t.ws("nosuch").is_none());
+        assert!(t.http(&EndpointKey::new("ws", "show_sign_pdf")).is_none());
+    }
+}

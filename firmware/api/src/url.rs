@@ -1,0 +1,221 @@
+//! The vendor URL grammar: `/GROUP=ACTION&k=v...`, `/?GROUP=ACTION&k=v...` and `/ocr`, with the
+//! junk real pages append (cache-busters after `?`, `&_=...`) and JSON in the query string.
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::request::{unwrap_double_encoded, EndpointKey};
+
+/// The groups of the vendor API.
+pub const GROUPS: &[&str] = &[
+    "video",
+    "card",
+    "param",
+    "imagepro",
+    "face",
+    "fp",
+    "sign",
+    "barcode_scanner",
+];
+
+/// What the request target says.
+#[derive(Debug, Default, PartialEq)]
+pub struct Target {
+    /// The endpoint, if the target names one of the vendor groups (or `ocr`).
+    pub endpoint: Option<EndpointKey>,
+    /// The first `k=v` pair when it does not name a known group (for the 404 message).
+    pub unknown: Option<String>,
+    /// The other parameters, decoded.
+    pub params: Vec<(String, String)>,
+    /// A JSON object or array found in the query string.
+    pub json: Option<Value>,
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().trim().to_string()
+}
+
+fn is_sep(c: char) -> bool {
+    matches!(c, '?' | '&' | ';')
+}
+
+/// Whether `raw` starts with a JSON object or array, raw or percent-encoded.
+fn starts_json(raw: &str) -> bool {
+    let t = raw.trim_start_matches(' ');
+    let lower = t.get(..3).map(|p| p.to_ascii_lowercase());
+    t.starts_with('{')
+        || t.starts_with('[')
+        || lower.as_deref() == Some("%7b")
+        || lower.as_deref() == Some("%5b")
+}
+
+/// Try to read one JSON value at the start of `raw` (percent-decoded first). On success return the
+/// value and the text after it, which is already decoded.
+fn take_json(raw: &str) -> Option<(Value, String)> {
+    let decoded = percent_decode_str(raw).decode_utf8_lossy().into_owned();
+    let mut stream = serde_json::Deserializer::from_str(&decoded).into_iter::<Value>();
+    match stream.next() {
+        Some(Ok(v)) if v.is_object() || v.is_array() => {
+            let used = stream.byte_offset();
+            Some((unwrap_double_encoded(v), decoded[used..].to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// Parse a request target: the path and, if any, the query (without the `?`).
+pub fn parse_target(path: &str, query: Option<&str>) -> Target {
+    let mut raw = path.trim_start_matches('/').to_string();
+    if let Some(q) = query {
+        raw.push('?');
+        raw.push_str(q);
+    }
+    let mut t = Target::default();
+    let mut first = true;
+    let mut rest: &str = &raw;
+    let mut owned_rest: String;
+    loop {
+        rest = rest.trim_start_matches(is_sep);
+        if rest.is_empty() {
+            break;
+        }
+        // A JSON value as a bare segment.
+        if starts_json(rest) {
+            if let Some((v, after)) = take_json(rest) {
+                if t.json.is_none() {
+                    t.json = Some(v);
+                }
+                owned_rest = after;
+                rest = &owned_rest;
+                continue;
+            }
+        }
+        let end = rest.find(is_sep).unwrap_or(rest.len());
+        let seg = &rest[..end];
+        if let Some(eq) = seg.find('=') {
+            let key = decode(&seg[..eq]);
+            let value_raw = &rest[eq + 1..];
+            // A JSON value given as a parameter's value may contain separators.
+            if starts_json(value_raw) {
+                if let Some((v, after)) = take_json(value_raw) {
+                    if t.json.is_none() {
+                        t.json = Some(v);
+                    }
+                    owned_rest = after;
+                    rest = &owned_rest;
+                    first = false;
+                    continue;
+                }
+            }
+            let value = decode(&seg[eq + 1..]);
+            let lower = key.to_ascii_lowercase();
+            if t.endpoint.is_none() && GROUPS.contains(&lower.as_str()) {
+                t.endpoint = Some(EndpointKey::new(&lower, &value));
+            } else if first && t.endpoint.is_none() {
+                t.unknown = Some(format!("{key}={value}"));
+            } else if !key.is_empty() {
+                t.params.push((key, value));
+            }
+        } else if first && decode(seg).eq_ignore_ascii_case("ocr") {
+            t.endpoint = Some(EndpointKey::new("ocr", ""));
+        } else if first && t.endpoint.is_none() && !decode(seg).is_empty() {
+            t.unknown = Some(decode(seg));
+        }
+        first = false;
+        rest = &rest[end..];
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(t: &Target) -> String {
+        t.endpoint
+            .as_ref()
+            .map(|k| k.to_string())
+            .unwrap_or_default()
+    }
+
+    fn param<'a>(t: &'a Target, k: &str) -> Option<&'a str> {
+        t.params
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn path_form() {
+        let t = parse_target("/video=stream&camidx=0&tid=12345", None);
+        assert_eq!(key(&t), "video=stream");
+        assert_eq!(param(&t, "camidx"), Some("0"));
+        assert_eq!(param(&t, "tid"), Some("12345"));
+    }
+
+    #[test]
+    fn query_form() {
+        let t = parse_target("/", Some("video=stream&camidx=1"));
+        assert_eq!(key(&t), "video=stream");
+        assert_eq!(param(&t, "camidx"), Some("1"));
+    }
+
+    #[test]
+    fn case_and_spaces() {
+        let t = parse_target("/Card=%20getsamid", None);
+        assert_eq!(key(&t), "card=getsamid");
+    }
+
+    #[test]
+    fn ocr() {
+        assert_eq!(key(&parse_target("/ocr", None)), "ocr");
+        assert_eq!(key(&parse_target("/", Some("ocr"))), "ocr");
+        assert_eq!(key(&parse_target("/ocr", Some("t=1"))), "ocr");
+    }
+
+    #[test]
+    fn cache_busters() {
+        let t = parse_target("/video=stream&camidx=0", Some("0.123"));
+        assert_eq!(param(&t, "camidx"), Some("0"));
+        let t = parse_target("/video=stream&camidx=0", Some("tid=5&_=17"));
+        assert_eq!(param(&t, "camidx"), Some("0"));
+        assert_eq!(param(&t, "tid"), Some("5"));
+        let t = parse_target("/", Some("param=get&type=app_version?0.5"));
+        assert_eq!(param(&t, "type"), Some("app_version"));
+    }
+
+    #[test]
+    fn plus_survives() {
+        let t = parse_target("/param=get&key=a+b%2Fc%3D%3D", None);
+        assert_eq!(param(&t, "key"), Some("a+b/c=="));
+    }
+
+    #[test]
+    fn json_in_query() {
+        let t = parse_target("/", Some(r#"param=get&{"type":"app_version"}"#));
+        assert_eq!(key(&t), "param=get");
+        assert_eq!(t.json, Some(json!({"type":"app_version"})));
+        let t = parse_target(
+            "/param=get",
+            Some("%7B%22type%22%3A%22a%26b%3Fc%22%7D&tid=1"),
+        );
+        assert_eq!(t.json, Some(json!({"type":"a&b?c"})));
+        assert_eq!(param(&t, "tid"), Some("1"));
+        let t = parse_target("/imagepro=merge2pdf&data=[{\"uuid\":\"x\"}]&tid=2", None);
+        assert_eq!(t.json, Some(json!([{"uuid":"x"}])));
+        assert_eq!(param(&t, "tid"), Some("2"));
+    }
+
+    #[test]
+    fn unknown() {
+        let t = parse_target("/nosuch=thing&a=1", None);
+        assert_eq!(t.endpoint, None);
+        assert_eq!(t.unknown.as_deref(), Some("nosuch=thing"));
+        let t = parse_target("/favicon.ico", None);
+        assert_eq!(t.endpoint, None);
+        assert_eq!(t.unknown.as_deref(), Some("favicon.ico"));
+        let t = parse_target("/", None);
+        assert_eq!(t, Target::default());
+    }
+}

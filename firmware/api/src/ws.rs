@@ -1,0 +1,204 @@
+//! WebSocket connections: requests dispatched through the same table as HTTP, replies echoing
+//! `function`, and server pushes (broadcast events and per-connection streams).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::error::{ApiError, ErrorKind, Text};
+use crate::reply::{error_object, Reply};
+use crate::request::{merge_params, unwrap_double_encoded, ApiRequest, Transport};
+use crate::server::Server;
+
+/// Outgoing messages queued per connection before pushes are dropped.
+const QUEUE: usize = 64;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A handle on one WebSocket connection, for handlers that push to it later
+/// (the legacy `video_stream`).
+#[derive(Clone)]
+pub struct WsPeer {
+    id: u64,
+    tx: mpsc::Sender<Utf8Bytes>,
+}
+
+impl WsPeer {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queue a JSON object for this client. Returns false when the client is gone; a full queue
+    /// drops the message (a slow client skips pushes) and returns true.
+    pub fn push(&self, v: &Value) -> bool {
+        match self.tx.try_send(Utf8Bytes::from(v.to_string())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Whether the queue has room (so a producer can skip encoding work for a slow client).
+    pub fn has_room(&self) -> bool {
+        self.tx.capacity() > 0
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Resolves when the connection is gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+}
+
+/// Serve one WebSocket connection until it closes or the server shuts down.
+pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<SocketAddr>) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(QUEUE);
+    let me = WsPeer {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        tx,
+    };
+    let mut events = server.subscribe();
+    let mut shutdown = server.shutdown_signal();
+    tracing::debug!(id = me.id, ?peer, "websocket open");
+
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(text) => if sink.send(Message::Text(text)).await.is_err() { break },
+                    None => break,
+                },
+                e = events.recv() => match e {
+                    Ok(text) => if sink.send(Message::Text(Utf8Bytes::from(text.as_ref()))).await.is_err() { break },
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!(n, "websocket client skipped events"),
+                    Err(broadcast::error::RecvError::Closed) => {}
+                },
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = shutdown.changed() => break,
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+        };
+        let server = server.clone();
+        let me2 = me.clone();
+        tokio::spawn(async move {
+            let reply = handle_text(&server, &me2, peer, &text).await;
+            let _ = me2
+                .tx
+                .send(Utf8Bytes::from(Value::Object(reply).to_string()))
+                .await;
+        });
+    }
+    drop(me);
+    writer.abort();
+    tracing::debug!(?peer, "websocket closed");
+}
+
+/// Answer one WebSocket text message.
+async fn handle_text(
+    server: &Server,
+    me: &WsPeer,
+    peer: Option<SocketAddr>,
+    text: &str,
+) -> Map<String, Value> {
+    let lang = server.language();
+    let parsed = crate::request::parse_body(text.as_bytes()).and_then(|v| match v {
+        Some(Value::Object(o)) => Ok(o),
+        _ => Err(ApiError::parse(
+            "a WebSocket request is a JSON object with \"function\"",
+        )),
+    });
+    let mut obj = match parsed {
+        Ok(o) => o,
+        Err(e) => return with_function(error_object(&e, lang), ""),
+    };
+    let function = match obj
+        .remove("function")
+        .as_ref()
+        .and_then(crate::request::scalar_string)
+    {
+        Some(f) if !f.is_empty() => f,
+        _ => {
+            let e = ApiError::parse("missing \"function\"");
+            return with_function(error_object(&e, lang), "");
+        }
+    };
+    let Some((endpoint, handler)) = server.table().ws(&function) else {
+        let e = ApiError::with(
+            ErrorKind::NotFound,
+            Text::new(
+                format!("未知的函数 {function}"),
+                format!("unknown function {function}"),
+            ),
+        );
+        return with_function(error_object(&e, lang), &function);
+    };
+    // Parameters: `params` (object, array or double-encoded), plus top-level fields.
+    let params = obj.remove("params").map(unwrap_double_encoded);
+    let body = match params {
+        Some(Value::Object(mut p)) => {
+            for (k, v) in obj {
+                p.entry(k).or_insert(v);
+            }
+            Some(Value::Object(p))
+        }
+        Some(Value::Array(a)) => Some(Value::Array(a)),
+        Some(Value::Null) | None => Some(Value::Object(obj)),
+        Some(other) => {
+            let e = ApiError::parse(format!("\"params\" must be an object, got {other}"));
+            return with_function(error_object(&e, lang), &function);
+        }
+    };
+    let req = ApiRequest {
+        endpoint: endpoint.clone(),
+        params: merge_params(body.as_ref(), Vec::new()),
+        body,
+        transport: Transport::WebSocket {
+            peer: me.clone(),
+            function: function.clone(),
+        },
+        peer,
+    };
+    let out = match crate::server::run_handler(handler, req).await {
+        Ok(Reply::Json(j)) => j.render(lang),
+        Ok(Reply::Http(_)) => {
+            let e = ApiError::not_available(Text::new(
+                "该接口只能通过 HTTP 使用",
+                "this endpoint is available over HTTP only",
+            ));
+            error_object(&e, lang)
+        }
+        Err(e) => error_object(&e, lang),
+    };
+    with_function(out, &function)
+}
+
+fn with_function(m: Map<String, Value>, function: &str) -> Map<String, Value> {
+    let mut out = Map::with_capacity(m.len() + 1);
+    out.insert("function".into(), Value::String(function.to_string()));
+    for (k, v) in m {
+        if k != "function" {
+            out.insert(k, v);
+        }
+    }
+    out
+}

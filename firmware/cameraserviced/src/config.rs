@@ -1,0 +1,156 @@
+//! The daemon's configuration (TOML). Every key has a default; `README.md` documents them all and
+//! `board/rootfs-overlay/etc/cameraservice/cameraservice.toml` is the device's copy.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub device: DeviceConfig,
+    pub storage: StorageConfig,
+    pub cache: CacheConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Addresses to listen on; `--listen` replaces them.
+    pub listen: Vec<SocketAddr>,
+    /// Largest request body in bytes (default 48 MiB: a 30 MB image in base64 plus JSON).
+    pub body_limit_bytes: usize,
+    /// Language of `message`: "zh" (zh-CN) or "en".
+    pub language: String,
+    /// Origins allowed to call the API; "*" = any (the vendor's behaviour).
+    pub allowed_origins: Vec<String>,
+    /// Host names accepted in the Host header besides IP literals, localhost and the device's
+    /// own names (`device.hostname`, `device.hostname.local`).
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// The device's host name (mDNS name is `<hostname>.local`).
+    pub hostname: String,
+    /// Reported by `param=get type=serial_number`; empty = the board's serial number if the
+    /// board has one (device tree), else empty.
+    pub serial_number: String,
+    pub brand_name: String,
+    pub device_type: String,
+    pub company_name: String,
+    pub credit_code: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// State and storage directory; `--state-dir` overrides it.
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Most keys `set_cache_data` keeps.
+    pub max_entries: usize,
+    /// Most bytes (keys plus values) `set_cache_data` keeps.
+    pub max_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: "info", "debug", "api=debug,info" ... The environment variable
+    /// CAMERASERVICE_LOG (or RUST_LOG) overrides it.
+    pub level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 38088))],
+            body_limit_bytes: 48 * 1024 * 1024,
+            language: "zh".into(),
+            allowed_origins: vec!["*".into()],
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            hostname: "cameraservice".into(),
+            serial_number: String::new(),
+            brand_name: String::new(),
+            device_type: String::new(),
+            company_name: String::new(),
+            credit_code: String::new(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            state_dir: PathBuf::from("/var/lib/cameraservice"),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 1024,
+            max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c.server.listen[0].port(), 38088);
+        assert_eq!(c.server.body_limit_bytes, 48 * 1024 * 1024);
+        assert_eq!(c.cache.max_entries, 1024);
+    }
+
+    #[test]
+    fn unknown_keys_rejected() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_typo = []").is_err());
+    }
+
+    #[test]
+    fn shipped_config_parses() {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../board/rootfs-overlay/etc/cameraservice/cameraservice.toml"
+        );
+        Config::load(Path::new(p)).unwrap();
+    }
+}

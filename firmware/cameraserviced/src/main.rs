@@ -1,0 +1,293 @@
+//! `cameraserviced`: the appliance daemon. Reads the configuration, wires the capabilities into
+//! the protocol table, serves HTTP and WebSocket, talks to systemd.
+
+mod config;
+mod system;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::{Language, ParamRoutes, Server, ServerOptions, Table};
+use config::Config;
+use tokio::net::TcpListener;
+
+const USAGE: &str = "\
+usage: cameraserviced [--config FILE] [--listen ADDR:PORT]... [--state-dir DIR] [--sim]
+
+  --config FILE       TOML configuration (every key has a default; see README)
+  --listen ADDR:PORT  listen address, repeatable (default 0.0.0.0:38088)
+  --state-dir DIR     state and storage directory (default: storage.state_dir)
+  --sim               simulated devices for every hardware class
+  --version           print the version
+";
+
+#[derive(Debug, Default)]
+struct Args {
+    config: Option<PathBuf>,
+    listen: Vec<SocketAddr>,
+    state_dir: Option<PathBuf>,
+    sim: bool,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args::default();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs {what}"))
+        };
+        match name.as_str() {
+            "--config" => a.config = Some(PathBuf::from(value("a file")?)),
+            "--listen" => {
+                let v = value("ADDR:PORT")?;
+                a.listen.push(
+                    v.parse()
+                        .map_err(|e| format!("--listen {v}: {e} (expected ADDR:PORT)"))?,
+                );
+            }
+            "--state-dir" => a.state_dir = Some(PathBuf::from(value("a directory")?)),
+            "--sim" => a.sim = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("cameraserviced {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("CAMERASERVICE_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // Started by systemd with its journal on stdout/stderr: log to journald natively.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(layer) = tracing_journald::layer() {
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(layer.with_syslog_identifier("cameraserviced".into()))
+                .init();
+            return;
+        }
+    }
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(true),
+        )
+        .init();
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cameraserviced: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cfg = match &args.config {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("cameraserviced: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        cfg.server.listen = args.listen.clone();
+    }
+    if let Some(d) = &args.state_dir {
+        cfg.storage.state_dir = d.clone();
+    }
+    init_logging(&cfg.log.level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cameraserviced")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cfg, args.sim)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cfg: Config, sim: bool) -> Result<(), String> {
+    let language = Language::parse(&cfg.server.language).ok_or_else(|| {
+        format!(
+            "server.language = {:?}: expected \"zh\" or \"en\"",
+            cfg.server.language
+        )
+    })?;
+    let state_dir = cfg.storage.state_dir.clone();
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| format!("cannot create state dir {}: {e}", state_dir.display()))?;
+    storage::clean_temporaries(&state_dir);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        state_dir = %state_dir.display(),
+        sim,
+        "starting"
+    );
+
+    // Capabilities register their handlers; everything else answers "not available".
+    let mut table = Table::new();
+    let mut params = ParamRoutes::new();
+    let cache = Arc::new(storage::KvStore::open(
+        &state_dir.join("cache-data.json"),
+        cfg.cache.max_entries,
+        cfg.cache.max_bytes,
+    ));
+    system::register(
+        &mut params,
+        system::Identity::from_config(&cfg.device),
+        cache,
+    );
+    params.install(&mut table);
+
+    let mut allowed_hosts = cfg.server.allowed_hosts.clone();
+    let hostname = cfg.device.hostname.trim().to_string();
+    if !hostname.is_empty() {
+        allowed_hosts.push(hostname.clone());
+        allowed_hosts.push(format!("{hostname}.local"));
+    }
+    let server = Server::new(
+        ServerOptions {
+            body_limit: cfg.server.body_limit_bytes,
+            language,
+            allowed_origins: cfg.server.allowed_origins.clone(),
+            allowed_hosts,
+        },
+        table,
+    );
+
+    let mut listeners = Vec::new();
+    for addr in &cfg.server.listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        tracing::info!(%addr, "listening");
+        listeners.push(l);
+    }
+    let mut tasks = Vec::new();
+    for l in listeners {
+        let app = api::router(server.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = server.shutdown_signal();
+        tasks.push(tokio::spawn(async move {
+            let r = axum::serve(l, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!("server: {e}");
+            }
+        }));
+    }
+
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let mut usec = 0u64;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        let period = Duration::from_micros(usec / 2);
+        tracing::info!(?period, "systemd watchdog enabled");
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(period);
+            loop {
+                t.tick().await;
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
+        });
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    server.shutdown();
+    let all = futures_join(tasks);
+    if tokio::time::timeout(Duration::from_secs(5), all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 5 s; exiting anyway");
+    }
+    Ok(())
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(v.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn args() {
+        let a = p(&[
+            "--sim",
+            "--listen",
+            "127.0.0.1:1",
+            "--listen=127.0.0.1:2",
+            "--state-dir",
+            "/x",
+        ])
+        .unwrap()
+        .unwrap();
+        assert!(a.sim);
+        assert_eq!(a.listen.len(), 2);
+        assert_eq!(a.state_dir, Some(PathBuf::from("/x")));
+        assert!(p(&["--bogus"]).is_err());
+        assert!(p(&["--listen", "nope"]).is_err());
+        assert!(p(&["--config"]).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing the project needs on a Debian 12 machine.
+# Idempotent: packages already present are skipped quickly. Needs root (or sudo).
+set -euo pipefail
+
+APT_PACKAGES=(
+  pkg-config libclang-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-tools
+  libudev-dev
+  fonts-wqy-zenhei
+)
+PIP_PACKAGES=(pytest requests websocket-client)
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_ apt-get -o DPkg::Lock::Timeout=600 update -qq
+  sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import pytest, requests, websocket' 2>/dev/null; then
+  echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo (Rust) is required and was not found on PATH" >&2
+  exit 1
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit tests, black-box tests against the built daemon, and the
+# kernel-device tests in the QEMU rig. TEST_TIERS=lint,unit,e2e,rig selects tiers (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tiers=",${TEST_TIERS:-lint,unit,e2e,rig},"
+has() { [[ "$tiers" == *",$1,"* ]]; }
+step() { printf '\n=== %s ===\n' "$*"; }
+t0=$SECONDS
+
+step "dependencies"
+bash scripts/install-deps.sh
+
+if has lint; then
+  step "lint: cargo fmt --check, cargo clippy -D warnings"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+fi
+
+if has unit; then
+  step "unit tests: cargo test"
+  cargo test --workspace --quiet
+fi
+
+if has e2e; then
+  step "black-box tests against the built daemon (tests/e2e)"
+  cargo build --quiet -p cameraserviced
+  python3 -m pytest -q tests/e2e
+fi
+
+if has rig && [ -x tests/rig/smoke.sh ]; then
+  step "kernel devices in the QEMU rig (tests/rig)"
+  bash tests/rig/smoke.sh
+fi
+
+step "all tiers passed in $((SECONDS - t0)) s"
