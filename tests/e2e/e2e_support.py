@@ -1,0 +1,427 @@
+"""Support code for the cameraserviced black-box end-to-end tests (see conftest.py).
+
+The daemon binary is taken from $CAMERASERVICED_BIN, else <repo>/target/debug/cameraserviced
+(the repository root is two levels above this file). Every daemon started here listens on a
+free 127.0.0.1 port, keeps its state in a fresh temporary directory and is stopped with SIGTERM
+at teardown (SIGKILL only if it does not exit).
+
+Set CAMERASERVICED_E2E_SIM=1 to start every daemon with --sim.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parents[1]
+LOOPBACK = "127.0.0.1"
+
+READY_TIMEOUT = 20.0  # seconds to wait for the port to accept connections
+STOP_TIMEOUT = 10.0  # seconds to wait for exit after SIGTERM
+HTTP_TIMEOUT = 15.0
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+
+
+# --------------------------------------------------------------------------- binary / ports / toml
+
+
+def daemon_binary() -> Path:
+    env = os.environ.get("CAMERASERVICED_BIN")
+    if env:
+        return Path(env)
+    return REPO_ROOT / "target" / "debug" / "cameraserviced"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def to_toml(config: dict) -> str:
+    """Write a config dict ({table: {key: value}} plus optional top-level scalars) as TOML."""
+    top = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
+    tables = []
+    for name, values in config.items():
+        if isinstance(values, dict):
+            tables.append(f"[{name}]")
+            tables.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+            tables.append("")
+    text = "\n".join(top + [""] + tables)
+    assert tomllib.loads(text) == config, "TOML writer bug"
+    return text
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+class Reply:
+    """One HTTP response, fully read."""
+
+    def __init__(self, status: int, reason: str, headers: http.client.HTTPMessage, body: bytes):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self._json: Any = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    def json(self) -> Any:
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise AssertionError(f"reply is not JSON ({e}): {self.status} {self.body[:500]!r}") from e
+        return self._json
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.status} {self.content_type!r} {self.body[:300]!r}>"
+
+
+def encode_body(body: Any) -> bytes | None:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def http_request(
+    port: int,
+    method: str,
+    target: str,
+    body: Any = None,
+    *,
+    content_type: str | None = None,
+    headers: dict | None = None,
+    host: str | None = None,
+    timeout: float = HTTP_TIMEOUT,
+    conn: http.client.HTTPConnection | None = None,
+) -> Reply:
+    """Send one request with http.client (no URL re-quoting, so raw JSON in the target is sent as is).
+
+    `body` may be bytes (sent verbatim), str (UTF-8), dict/list (JSON) or None (no body; http.client
+    sends Content-Length: 0 for POST). `host` overrides the Host header.
+    """
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        hdrs = dict(headers or {})
+        if content_type is not None:
+            hdrs["Content-Type"] = content_type
+        if host is not None:
+            hdrs["Host"] = host
+        conn.request(method, target, body=encode_body(body), headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Reply(resp.status, resp.reason, resp.headers, data)
+    finally:
+        if own:
+            conn.close()
+
+
+def post_raw(port: int, target: str, data: bytes, content_type: str | None = None, **kw) -> Reply:
+    """POST raw bytes with a chosen Content-Type (None = no Content-Type header)."""
+    return http_request(port, "POST", target, data, content_type=content_type, **kw)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    """Write raw bytes to a fresh connection and read until the server closes it (or timeout)."""
+    out = bytearray()
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+        s.sendall(data)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except (ConnectionResetError, BrokenPipeError):
+                break
+            if not chunk:
+                break
+            out += chunk
+            if response_complete(bytes(out)):
+                break
+    return bytes(out)
+
+
+def response_complete(buf: bytes) -> bool:
+    """True when buf holds one complete HTTP response (Content-Length or chunked framing)."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        fields[k.strip().lower()] = v.strip()
+    if "content-length" in fields:
+        return len(rest) >= int(fields["content-length"])
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        return rest.endswith(b"0\r\n\r\n")
+    return False  # read until close
+
+
+def parse_raw_response(buf: bytes) -> tuple[int, dict, bytes]:
+    """(status, lower-case header dict, decoded body) from raw response bytes."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    assert sep, f"no complete HTTP response head in {buf[:300]!r}"
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        fields[k.strip().lower()] = v.strip()
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            body += rest[:size]
+            rest = rest[size + 2 :]
+        rest = bytes(body)
+    elif "content-length" in fields:
+        rest = rest[: int(fields["content-length"])]
+    return status, fields, rest
+
+
+def check_api_reply(reply: Reply, status: int = 200) -> dict:
+    """The shape every API reply has: status, JSON content type, an object whose code is a string."""
+    assert reply.status == status, f"expected HTTP {status}, got {reply!r}"
+    ct = reply.content_type.replace(" ", "").lower()
+    assert ct == JSON_CONTENT_TYPE.replace(" ", ""), f"Content-Type {reply.content_type!r}: {reply!r}"
+    obj = reply.json()
+    assert isinstance(obj, dict), f"reply is not a JSON object: {obj!r}"
+    assert "code" in obj, f"reply has no code: {obj!r}"
+    assert isinstance(obj["code"], str), f"code is not a string: {obj!r}"
+    return obj
+
+
+def has_cjk(text: str) -> bool:
+    return bool(CJK_RE.search(text))
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+class Daemon:
+    def __init__(self, proc: subprocess.Popen, ports: list[int], workdir: Path, state_dir: Path,
+                 config_path: Path | None, log_path: Path):
+        self.proc = proc
+        self.ports = ports
+        self.port = ports[0]
+        self.workdir = workdir
+        self.state_dir = state_dir
+        self.config_path = config_path
+        self.log_path = log_path
+        self.exit_code: int | None = None
+
+    # -- addresses
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def ws_url(self, path: str = "/") -> str:
+        return f"ws://{LOOPBACK}:{self.port}{path}"
+
+    # -- HTTP
+    def request(self, method: str, target: str, body: Any = None, **kw) -> Reply:
+        return http_request(self.port, method, target, body, **kw)
+
+    def get(self, target: str, **kw) -> Reply:
+        return self.request("GET", target, None, **kw)
+
+    def post(self, target: str, body: Any = None, content_type: str | None = "application/json", **kw) -> Reply:
+        return self.request("POST", target, body, content_type=content_type, **kw)
+
+    def post_raw(self, target: str, data: bytes, content_type: str | None = None, **kw) -> Reply:
+        return post_raw(self.port, target, data, content_type, **kw)
+
+    def api(self, endpoint: str, params: Any = None, *, status: int = 200, **kw) -> dict:
+        """POST JSON `params` to /endpoint and return the checked reply object."""
+        target = endpoint if endpoint.startswith("/") else "/" + endpoint
+        return check_api_reply(self.post(target, {} if params is None else params, **kw), status)
+
+    def raw(self, data: bytes, timeout: float = 5.0) -> bytes:
+        return raw_exchange(self.port, data, timeout)
+
+    # -- lifecycle
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(self.ports)
+        while pending:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"cameraserviced exited with {self.proc.returncode} before listening on {pending}; "
+                    f"log:\n{self.log_tail()}")
+            try:
+                with socket.create_connection((LOOPBACK, pending[0]), timeout=0.25):
+                    pending.pop(0)
+                    continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"cameraserviced not listening on {pending} after {timeout}s; "
+                                   f"log:\n{self.log_tail()}")
+            time.sleep(0.02)
+
+    def terminate(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM and wait; returns the exit code, or None if it had to be killed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        self.exit_code = self.proc.returncode
+        return self.exit_code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+
+
+class DaemonFactory:
+    """Starts daemons and stops every one of them at close()."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory):
+        self._tmp = tmp_path_factory
+        self.daemons: list[Daemon] = []
+
+    def __call__(
+        self,
+        config: dict | None = None,
+        *,
+        args: Iterable[str] = (),
+        listen: int | list[int] = 1,
+        state_dir: Path | None = None,
+        use_config: bool = True,
+        sim: bool | None = None,
+        env: dict | None = None,
+        wait: bool = True,
+    ) -> Daemon:
+        """Start a daemon.
+
+        config: dict written as TOML and passed with --config ({} = an empty file; use_config=False
+        passes no --config at all). listen: number of free ports, or explicit port list (all on
+        127.0.0.1). state_dir: reuse a state directory (e.g. for restart tests).
+        """
+        binary = daemon_binary()
+        if not binary.is_file():
+            # The suite script builds it first; a missing binary there is a failure, not a skip.
+            pytest.fail(f"daemon binary not built: {binary} (cargo build, or set CAMERASERVICED_BIN)")
+        workdir = self._tmp.mktemp("daemon")
+        ports = [free_port() for _ in range(listen)] if isinstance(listen, int) else list(listen)
+        if state_dir is None:
+            state_dir = workdir / "state"
+            state_dir.mkdir()
+        cmd = [str(binary)]
+        config_path = None
+        if use_config:
+            config_path = workdir / "config.toml"
+            config_path.write_text(to_toml(config or {}), encoding="utf-8")
+            cmd += ["--config", str(config_path)]
+        for p in ports:
+            cmd += ["--listen", f"{LOOPBACK}:{p}"]
+        cmd += ["--state-dir", str(state_dir)]
+        if sim if sim is not None else os.environ.get("CAMERASERVICED_E2E_SIM") == "1":
+            cmd.append("--sim")
+        cmd += list(args)
+
+        run_env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        run_env.setdefault("RUST_BACKTRACE", "1")
+        run_env.update(env or {})
+        log_path = workdir / "daemon.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=run_env, cwd=workdir)
+        d = Daemon(proc, ports, workdir, state_dir, config_path, log_path)
+        self.daemons.append(d)
+        if wait:
+            d.wait_ready()
+        return d
+
+    def close(self) -> None:
+        for d in self.daemons:
+            rc = d.terminate()
+            if rc != 0:
+                print(f"[e2e] daemon on port {d.port} stopped with {rc!r}; log tail:\n{d.log_tail()}")
+        self.daemons.clear()
+
+
+# --------------------------------------------------------------------------- endpoint list
+
+ENDPOINTS_FILE = E2E_DIR / "endpoints.txt"
+STREAM_ENDPOINTS = {"video=stream", "sign=stream"}
+
+
+def load_endpoints() -> list[str]:
+    out = []
+    for line in ENDPOINTS_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def background(fn, *a, **kw) -> threading.Thread:
+    t = threading.Thread(target=fn, args=a, kwargs=kw, daemon=True)
+    t.start()
+    return t
