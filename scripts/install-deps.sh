@@ -7,7 +7,7 @@ APT_PACKAGES=(
   pkg-config libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-tools
+  gstreamer1.0-tools gstreamer1.0-x
   libudev-dev
   fonts-wqy-zenhei
 )

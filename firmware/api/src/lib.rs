@@ -4,6 +4,7 @@
 //! [`router`].
 
 pub mod error;
+pub mod mjpeg;
 pub mod param;
 pub mod reply;
 pub mod request;

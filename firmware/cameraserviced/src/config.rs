@@ -14,6 +14,53 @@ pub struct Config {
     pub storage: StorageConfig,
     pub cache: CacheConfig,
     pub log: LogConfig,
+    pub camera: CameraSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CameraSection {
+    /// Device of each role: a substring of a /dev/v4l/by-id or by-path name, a device path, the
+    /// card name or a USB "VID:PID". Empty = automatic (largest sensor = document camera, next =
+    /// portrait camera; the infrared cameras only by configuration).
+    pub document: String,
+    pub portrait: String,
+    pub portrait2: String,
+    pub ir1: String,
+    pub ir2: String,
+    /// Default preview width in pixels (height follows the camera's aspect ratio).
+    pub preview_width: u32,
+    /// Default cap on preview frames a second sent to each client.
+    pub preview_fps: u32,
+    /// Seconds a camera stays open after a grab when nothing else holds it.
+    pub linger_seconds: u64,
+    /// Frames dropped after a camera starts before a grab takes one (exposure settling).
+    pub warmup_frames: u32,
+    /// Seconds between device scans (hotplug).
+    pub scan_interval_seconds: f64,
+    /// Simulated document camera: show this image instead of the generated page.
+    pub sim_document_image: String,
+    /// Simulated cameras for every role (second portrait and infrared pair too).
+    pub sim_all_roles: bool,
+}
+
+impl Default for CameraSection {
+    fn default() -> Self {
+        CameraSection {
+            document: String::new(),
+            portrait: String::new(),
+            portrait2: String::new(),
+            ir1: String::new(),
+            ir2: String::new(),
+            preview_width: 640,
+            preview_fps: 15,
+            linger_seconds: 10,
+            warmup_frames: 3,
+            scan_interval_seconds: 1.0,
+            sim_document_image: String::new(),
+            sim_all_roles: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod config;
 mod system;
+mod video;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -177,6 +178,11 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         system::Identity::from_config(&cfg.device),
         cache,
     );
+    let cams = camera::CameraManager::start(camera_config(&cfg, sim))
+        .map_err(|e| format!("cameras: {e}"))?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    video::register(&mut table, &mut params, cams.clone(), stop_rx);
     params.install(&mut table);
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();
@@ -237,6 +243,8 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     server.shutdown();
+    let _ = stop_tx.send(true);
+    let _ = tokio::task::spawn_blocking(move || cams.shutdown()).await;
     let all = futures_join(tasks);
     if tokio::time::timeout(Duration::from_secs(5), all)
         .await
@@ -245,6 +253,35 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         tracing::warn!("connections still open after 5 s; exiting anyway");
     }
     Ok(())
+}
+
+fn camera_config(cfg: &Config, sim: bool) -> camera::CameraConfig {
+    use camera::Role;
+    let c = &cfg.camera;
+    let roles = [
+        (Role::Document, &c.document),
+        (Role::Portrait, &c.portrait),
+        (Role::Portrait2, &c.portrait2),
+        (Role::Ir1, &c.ir1),
+        (Role::Ir2, &c.ir2),
+    ]
+    .into_iter()
+    .filter(|(_, p)| !p.trim().is_empty())
+    .map(|(r, p)| (r, p.trim().to_string()))
+    .collect();
+    camera::CameraConfig {
+        sim,
+        sim_document_image: (!c.sim_document_image.is_empty())
+            .then(|| PathBuf::from(&c.sim_document_image)),
+        sim_all_roles: c.sim_all_roles,
+        roles,
+        preview_width: c.preview_width.max(16),
+        preview_fps: c.preview_fps,
+        linger: Duration::from_secs(c.linger_seconds),
+        warmup_frames: c.warmup_frames,
+        scan_interval: Duration::from_secs_f64(c.scan_interval_seconds.clamp(0.1, 60.0)),
+        ..Default::default()
+    }
 }
 
 async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {

@@ -1,0 +1,720 @@
+//! The camera manager: which device plays which role, open/close counting, settings (format,
+//! resolution, preview size, frame rate), pipelines started and stopped on demand, hotplug.
+//!
+//! A camera runs while `video=open` holds it (count > 0), while clients watch its stream, while a
+//! grab needs it, and for a short linger after a grab. `video=close` that brings the count to 0
+//! closes it: watching streams end with the "device closed" picture (the vendor's behaviour);
+//! a new stream request opens it again. All methods block briefly (GStreamer state changes):
+//! call them off the async runtime.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use crate::controls::{self, PropertyState, SetOutcome};
+use crate::device::{max_area, CameraDevice};
+use crate::hub::{Frame, Hub, HubState};
+use crate::pipeline::{Pipeline, PreviewSpec};
+use crate::sim::{SimCamera, SimKind};
+use crate::types::{CamError, Mode, PixelFormat, Result, Role};
+use crate::v4l2::{video_nodes, V4l2Camera};
+
+/// Camera settings from the daemon's configuration.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    /// Simulated cameras instead of V4L2 devices.
+    pub sim: bool,
+    /// The simulated document camera shows this image (else a generated page).
+    pub sim_document_image: Option<PathBuf>,
+    /// Also simulate a second portrait camera and the two infrared cameras.
+    pub sim_all_roles: bool,
+    /// Device match pattern per role (by-id/by-path name, device path, card name or VID:PID).
+    pub roles: HashMap<Role, String>,
+    /// Default preview width (height follows the camera's aspect ratio).
+    pub preview_width: u32,
+    /// Default cap on preview frames a second sent to clients.
+    pub preview_fps: u32,
+    /// Where device nodes live.
+    pub dev_dir: PathBuf,
+    /// How often devices are looked for (hotplug).
+    pub scan_interval: Duration,
+    /// How long a camera stays open after a grab when nothing else holds it.
+    pub linger: Duration,
+    /// Frames to drop after a camera starts before a grab takes one (auto exposure settling).
+    pub warmup_frames: u32,
+    /// How long a grab waits for a frame.
+    pub frame_timeout: Duration,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            sim: false,
+            sim_document_image: None,
+            sim_all_roles: false,
+            roles: HashMap::new(),
+            preview_width: 640,
+            preview_fps: 15,
+            dev_dir: PathBuf::from("/dev"),
+            scan_interval: Duration::from_secs(1),
+            linger: Duration::from_secs(10),
+            warmup_frames: 3,
+            frame_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    format: Option<PixelFormat>,
+    size: Option<(u32, u32)>,
+    preview_width: Option<u32>,
+    fps_cap: Option<u32>,
+}
+
+struct Slot {
+    device: Option<Arc<dyn CameraDevice>>,
+    hub: Arc<Hub>,
+    settings: Settings,
+    opens: u32,
+    users: u32,
+    pipeline: Option<Pipeline>,
+    generation: u64,
+    started_seq: u64,
+    linger_until: Option<Instant>,
+}
+
+struct Inner {
+    slots: HashMap<Role, Slot>,
+    /// Devices seen by the last scan, by key.
+    known: HashMap<String, Arc<dyn CameraDevice>>,
+}
+
+pub struct CameraManager {
+    cfg: CameraConfig,
+    inner: Mutex<Inner>,
+    sims: Vec<(Role, Arc<SimCamera>)>,
+    me: Weak<CameraManager>,
+}
+
+/// A client watching a camera's preview; dropping it lets the camera go.
+pub struct Watch {
+    mgr: Arc<CameraManager>,
+    role: Role,
+    pub hub: Arc<Hub>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.hub.remove_preview_user();
+        let mut inner = self.mgr.lock();
+        if let Some(slot) = inner.slots.get_mut(&self.role) {
+            slot.users = slot.users.saturating_sub(1);
+            if let Some(p) = &slot.pipeline {
+                p.set_preview_enabled(slot.hub.preview_users() > 0);
+            }
+            self.mgr.release_if_unused(slot);
+        }
+    }
+}
+
+impl Watch {
+    /// The current cap on frames a second for this camera's clients.
+    pub fn fps_cap(&self) -> u32 {
+        self.mgr.fps_cap(self.role)
+    }
+
+    /// The preview size now in use.
+    pub fn preview_size(&self) -> (u32, u32) {
+        self.mgr.preview_resolution(self.role).unwrap_or((
+            self.mgr.cfg.preview_width,
+            self.mgr.cfg.preview_width * 3 / 4,
+        ))
+    }
+}
+
+fn even(v: f64) -> u32 {
+    ((v / 2.0).round() as u32 * 2).max(2)
+}
+
+impl CameraManager {
+    /// Create the manager and start the hotplug scanner.
+    pub fn start(cfg: CameraConfig) -> Result<Arc<CameraManager>> {
+        crate::pipeline::init()?;
+        let mut sims = Vec::new();
+        if cfg.sim {
+            sims.push((
+                Role::Document,
+                Arc::new(SimCamera::new(
+                    SimKind::Document,
+                    "document",
+                    cfg.sim_document_image.clone(),
+                )),
+            ));
+            sims.push((
+                Role::Portrait,
+                Arc::new(SimCamera::new(SimKind::Portrait, "portrait", None)),
+            ));
+            if cfg.sim_all_roles {
+                sims.push((
+                    Role::Portrait2,
+                    Arc::new(SimCamera::new(SimKind::Portrait, "portrait2", None)),
+                ));
+                sims.push((
+                    Role::Ir1,
+                    Arc::new(SimCamera::new(SimKind::Infrared, "ir1", None)),
+                ));
+                sims.push((
+                    Role::Ir2,
+                    Arc::new(SimCamera::new(SimKind::Infrared, "ir2", None)),
+                ));
+            }
+        }
+        let slots = Role::ALL
+            .iter()
+            .map(|r| {
+                (
+                    *r,
+                    Slot {
+                        device: None,
+                        hub: Arc::new(Hub::new()),
+                        settings: Settings::default(),
+                        opens: 0,
+                        users: 0,
+                        pipeline: None,
+                        generation: 0,
+                        started_seq: 0,
+                        linger_until: None,
+                    },
+                )
+            })
+            .collect();
+        let mgr = Arc::new_cyclic(|me| CameraManager {
+            cfg,
+            inner: Mutex::new(Inner {
+                slots,
+                known: HashMap::new(),
+            }),
+            sims,
+            me: me.clone(),
+        });
+        mgr.scan();
+        let weak = Arc::downgrade(&mgr);
+        let interval = mgr.cfg.scan_interval;
+        std::thread::Builder::new()
+            .name("camera-scan".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                let Some(m) = weak.upgrade() else { break };
+                m.scan();
+                m.expire_lingers();
+            })
+            .map_err(|e| CamError::Internal(format!("scanner: {e}")))?;
+        Ok(mgr)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The simulated camera of a role (tests unplug it with `set_present(false)`).
+    pub fn sim_camera(&self, role: Role) -> Option<Arc<SimCamera>> {
+        self.sims
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, c)| c.clone())
+    }
+
+    /// Look for devices, assign them to roles, notice removals.
+    pub fn scan(&self) {
+        let mut found: Vec<Arc<dyn CameraDevice>> = Vec::new();
+        let mut sim_roles: HashMap<String, Role> = HashMap::new();
+        if self.cfg.sim {
+            for (role, c) in &self.sims {
+                if c.present() {
+                    sim_roles.insert(c.identity().key.clone(), *role);
+                    found.push(c.clone());
+                }
+            }
+        } else {
+            let known: HashMap<String, Arc<dyn CameraDevice>> = self.lock().known.clone();
+            for node in video_nodes(&self.cfg.dev_dir) {
+                let key = node.display().to_string();
+                match known.get(&key) {
+                    Some(d) if d.present() => found.push(d.clone()),
+                    _ => {
+                        if let Some(c) = V4l2Camera::probe(&node) {
+                            tracing::info!(device = %key, card = %c.identity().card, "camera found");
+                            found.push(Arc::new(c));
+                        }
+                    }
+                }
+            }
+        }
+        let mut inner = self.lock();
+        inner.known = found
+            .iter()
+            .map(|d| (d.identity().key.clone(), d.clone()))
+            .collect();
+        // Drop assignments whose device is gone.
+        for (role, slot) in inner.slots.iter_mut() {
+            if let Some(d) = &slot.device {
+                let key = d.identity().key.clone();
+                if !found.iter().any(|f| f.identity().key == key) {
+                    tracing::warn!(%role, device = %key, "camera gone");
+                    slot.device = None;
+                    if slot.pipeline.take().is_some() || slot.hub.state() == HubState::Running {
+                        slot.hub.set_state(HubState::Removed);
+                    }
+                    slot.opens = 0;
+                }
+            }
+        }
+        let taken: Vec<String> = inner
+            .slots
+            .values()
+            .filter_map(|s| s.device.as_ref().map(|d| d.identity().key.clone()))
+            .collect();
+        let mut free: Vec<Arc<dyn CameraDevice>> = found
+            .into_iter()
+            .filter(|d| !taken.contains(&d.identity().key))
+            .collect();
+        // Configured roles first, then automatic: the largest sensor is the document camera.
+        for role in Role::ALL {
+            let slot = inner.slots.get_mut(&role).expect("slot");
+            if slot.device.is_some() {
+                continue;
+            }
+            let pick = if let Some(pat) = self.cfg.roles.get(&role).filter(|p| !p.is_empty()) {
+                free.iter().position(|d| d.identity().matches(pat))
+            } else if self.cfg.sim {
+                free.iter()
+                    .position(|d| sim_roles.get(&d.identity().key) == Some(&role))
+            } else if matches!(role, Role::Ir1 | Role::Ir2) {
+                None
+            } else {
+                let configured: Vec<&String> = self.cfg.roles.values().collect();
+                free.iter()
+                    .enumerate()
+                    .filter(|(_, d)| !configured.iter().any(|p| d.identity().matches(p)))
+                    .max_by_key(|(_, d)| max_area(d.formats()))
+                    .map(|(i, _)| i)
+            };
+            if let Some(i) = pick {
+                let d = free.remove(i);
+                tracing::info!(%role, device = %d.identity().key, card = %d.identity().card, "camera assigned");
+                if slot.hub.state() == HubState::Removed {
+                    slot.hub.set_state(HubState::Idle);
+                }
+                slot.device = Some(d);
+            }
+        }
+    }
+
+    fn expire_lingers(&self) {
+        let mut inner = self.lock();
+        for slot in inner.slots.values_mut() {
+            if slot.linger_until.is_some_and(|t| t <= Instant::now()) {
+                slot.linger_until = None;
+                self.release_if_unused(slot);
+            }
+        }
+    }
+
+    /// The capture mode a role uses now.
+    fn mode_of(&self, slot: &Slot) -> Result<Mode> {
+        let dev = slot
+            .device
+            .as_ref()
+            .ok_or(CamError::Internal("no device".into()))?;
+        let formats = dev.formats();
+        let fmt = slot
+            .settings
+            .format
+            .filter(|f| formats.iter().any(|i| i.format == *f))
+            .or_else(|| {
+                formats
+                    .iter()
+                    .find(|i| i.format == PixelFormat::Mjpg)
+                    .map(|i| i.format)
+            })
+            .or_else(|| formats.first().map(|i| i.format))
+            .ok_or_else(|| CamError::Device("no usable format".into()))?;
+        let info = formats.iter().find(|i| i.format == fmt).expect("format");
+        let size = slot
+            .settings
+            .size
+            .and_then(|(w, h)| info.sizes.iter().find(|s| s.width == w && s.height == h))
+            .or_else(|| info.sizes.first())
+            .ok_or_else(|| CamError::Device("no frame size".into()))?;
+        Ok(Mode {
+            format: fmt,
+            width: size.width,
+            height: size.height,
+            fps: size.fps.first().copied().unwrap_or(0.0),
+        })
+    }
+
+    fn preview_of(&self, slot: &Slot, mode: &Mode) -> PreviewSpec {
+        let want = slot
+            .settings
+            .preview_width
+            .unwrap_or(self.cfg.preview_width);
+        let w = want.min(mode.width).max(2);
+        let h = even(w as f64 * mode.height as f64 / mode.width as f64);
+        let w = w & !1;
+        PreviewSpec {
+            width: w,
+            height: h,
+            max_fps: slot.settings.fps_cap.unwrap_or(self.cfg.preview_fps),
+        }
+    }
+
+    fn ensure_running(&self, role: Role, slot: &mut Slot) -> Result<()> {
+        if slot.pipeline.is_some() {
+            return Ok(());
+        }
+        let dev = slot.device.clone().ok_or(CamError::NotConnected(role))?;
+        let mode = self.mode_of(slot)?;
+        let preview = self.preview_of(slot, &mode);
+        slot.generation += 1;
+        let gen = slot.generation;
+        let me = self.me.clone();
+        let on_failure = Box::new(move |why: String| {
+            // Not on the bus thread: stopping the pipeline joins that thread.
+            std::thread::spawn(move || {
+                if let Some(m) = me.upgrade() {
+                    m.on_failure(role, gen, &why);
+                }
+            });
+        });
+        slot.started_seq = slot.hub.latest_full_seq();
+        let p = Pipeline::start(dev.as_ref(), mode, preview, slot.hub.clone(), on_failure)?;
+        tracing::info!(%role, format = mode.format.vendor_name(), width = mode.width, height = mode.height, preview_width = preview.width, "camera started");
+        slot.pipeline = Some(p);
+        slot.hub.set_state(HubState::Running);
+        Ok(())
+    }
+
+    fn on_failure(&self, role: Role, gen: u64, why: &str) {
+        let mut inner = self.lock();
+        let Some(slot) = inner.slots.get_mut(&role) else {
+            return;
+        };
+        if slot.generation != gen || slot.pipeline.is_none() {
+            return;
+        }
+        tracing::warn!(%role, "camera failed: {why}");
+        slot.pipeline = None;
+        slot.opens = 0;
+        slot.device = None;
+        slot.hub.set_state(HubState::Removed);
+        drop(inner);
+        // Forget the device so the scanner probes it afresh (it may come back).
+        self.lock().known.retain(|_, d| d.present());
+    }
+
+    fn release_if_unused(&self, slot: &mut Slot) {
+        let lingering = slot.linger_until.is_some_and(|t| t > Instant::now());
+        if slot.opens == 0 && slot.users == 0 && !lingering && slot.pipeline.is_some() {
+            slot.pipeline = None;
+            slot.hub.set_state(HubState::Idle);
+        }
+    }
+
+    fn slot(inner: &mut Inner, role: Role) -> &mut Slot {
+        inner.slots.get_mut(&role).expect("every role has a slot")
+    }
+
+    /// "no" (not connected), "ok" (connected), "run" (capturing).
+    pub fn status(&self, role: Role) -> &'static str {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        match (&slot.device, &slot.pipeline) {
+            (None, _) => "no",
+            (Some(_), Some(_)) => "run",
+            (Some(_), None) => "ok",
+        }
+    }
+
+    /// `video=open`: count + 1 and start capturing.
+    pub fn open(&self, role: Role) -> Result<u32> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        if slot.device.is_none() {
+            return Err(CamError::NotConnected(role));
+        }
+        self.ensure_running(role, slot)?;
+        slot.opens += 1;
+        Ok(slot.opens)
+    }
+
+    /// `video=close`: count - 1; at 0 the device is closed and streams end.
+    pub fn close(&self, role: Role) -> Result<u32> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        if slot.device.is_none() {
+            return Err(CamError::NotConnected(role));
+        }
+        slot.opens = slot.opens.saturating_sub(1);
+        if slot.opens == 0 {
+            slot.linger_until = None;
+            if slot.pipeline.take().is_some() {
+                tracing::info!(%role, "camera closed");
+            }
+            slot.hub.set_state(HubState::Closed);
+        }
+        Ok(slot.opens)
+    }
+
+    /// Watch the preview of a camera (starts it if needed).
+    pub fn watch(&self, role: Role) -> Result<Watch> {
+        let me = self.me.upgrade().ok_or(CamError::Internal("gone".into()))?;
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        if slot.device.is_none() {
+            return Err(CamError::NotConnected(role));
+        }
+        slot.users += 1;
+        slot.hub.add_preview_user();
+        if let Err(e) = self.ensure_running(role, slot) {
+            slot.users -= 1;
+            slot.hub.remove_preview_user();
+            return Err(e);
+        }
+        if let Some(p) = &slot.pipeline {
+            p.set_preview_enabled(true);
+        }
+        Ok(Watch {
+            mgr: me,
+            role,
+            hub: slot.hub.clone(),
+        })
+    }
+
+    /// The next full-resolution frame captured after this call.
+    pub fn grab(&self, role: Role) -> Result<Frame> {
+        let (hub, after) = {
+            let mut inner = self.lock();
+            let slot = Self::slot(&mut inner, role);
+            if slot.device.is_none() {
+                return Err(CamError::NotConnected(role));
+            }
+            let was_running = slot.pipeline.is_some();
+            self.ensure_running(role, slot)?;
+            slot.users += 1;
+            let mut after = slot.hub.latest_full_seq();
+            if !was_running || after < slot.started_seq + self.cfg.warmup_frames as u64 {
+                after = after.max(slot.started_seq + self.cfg.warmup_frames as u64);
+            }
+            (slot.hub.clone(), after)
+        };
+        let mut rx = hub.watch_full();
+        let deadline = Instant::now() + self.cfg.frame_timeout;
+        let result = loop {
+            if let Some(f) = rx.borrow_and_update().as_ref() {
+                if f.seq > after {
+                    break Ok(f.clone());
+                }
+            }
+            if hub.state() != HubState::Running {
+                break Err(CamError::NotConnected(role));
+            }
+            if Instant::now() >= deadline {
+                break Err(CamError::NoFrames(role));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        slot.users = slot.users.saturating_sub(1);
+        slot.linger_until = Some(Instant::now() + self.cfg.linger);
+        result
+    }
+
+    fn restart_if_running(&self, role: Role, slot: &mut Slot) -> Result<()> {
+        if slot.pipeline.take().is_some() {
+            // Frames of the old mode must not be taken for new ones; the hub stays "running" so
+            // watching clients continue.
+            self.ensure_running(role, slot)?;
+        }
+        Ok(())
+    }
+
+    fn device_of(slot: &Slot, role: Role) -> Result<Arc<dyn CameraDevice>> {
+        slot.device.clone().ok_or(CamError::NotConnected(role))
+    }
+
+    /// "WxH" strings the current format offers, largest first.
+    pub fn resolutions(&self, role: Role) -> Result<Vec<String>> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        let dev = Self::device_of(slot, role)?;
+        let mode = self.mode_of(slot)?;
+        Ok(dev
+            .formats()
+            .iter()
+            .find(|f| f.format == mode.format)
+            .map(|f| {
+                f.sizes
+                    .iter()
+                    .map(|s| format!("{}x{}", s.width, s.height))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub fn current_resolution(&self, role: Role) -> Result<(u32, u32)> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        Self::device_of(slot, role)?;
+        let m = self.mode_of(slot)?;
+        Ok((m.width, m.height))
+    }
+
+    /// Set the capture resolution; the pipeline renegotiates. Returns the applied size.
+    pub fn set_resolution(&self, role: Role, width: u32, height: u32) -> Result<(u32, u32)> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        let dev = Self::device_of(slot, role)?;
+        let mode = self.mode_of(slot)?;
+        let info = dev
+            .formats()
+            .iter()
+            .find(|f| f.format == mode.format)
+            .cloned()
+            .ok_or_else(|| CamError::Device("format gone".into()))?;
+        if !info
+            .sizes
+            .iter()
+            .any(|s| s.width == width && s.height == height)
+        {
+            return Err(CamError::BadResolution {
+                valid: info
+                    .sizes
+                    .iter()
+                    .map(|s| format!("{}x{}", s.width, s.height))
+                    .collect(),
+            });
+        }
+        slot.settings.size = Some((width, height));
+        self.restart_if_running(role, slot)?;
+        let m = self.mode_of(slot)?;
+        Ok((m.width, m.height))
+    }
+
+    pub fn video_types(&self, role: Role) -> Result<Vec<&'static str>> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        let dev = Self::device_of(slot, role)?;
+        Ok(dev
+            .formats()
+            .iter()
+            .map(|f| f.format.vendor_name())
+            .collect())
+    }
+
+    pub fn video_type(&self, role: Role) -> Result<PixelFormat> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        Self::device_of(slot, role)?;
+        Ok(self.mode_of(slot)?.format)
+    }
+
+    /// Switch MJPG/YUY2; keeps the resolution if the new format offers it, else its largest.
+    pub fn set_video_type(&self, role: Role, format: PixelFormat) -> Result<()> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        let dev = Self::device_of(slot, role)?;
+        if !dev.formats().iter().any(|f| f.format == format) {
+            return Err(CamError::BadFormat {
+                valid: dev
+                    .formats()
+                    .iter()
+                    .map(|f| f.format.vendor_name())
+                    .collect(),
+            });
+        }
+        slot.settings.format = Some(format);
+        self.restart_if_running(role, slot)
+    }
+
+    /// The preview size in use (height follows the capture aspect ratio).
+    pub fn preview_resolution(&self, role: Role) -> Result<(u32, u32)> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        Self::device_of(slot, role)?;
+        let m = self.mode_of(slot)?;
+        let p = self.preview_of(slot, &m);
+        Ok((p.width, p.height))
+    }
+
+    /// Set the preview width (the height is derived from the capture aspect ratio).
+    pub fn set_preview_resolution(&self, role: Role, width: u32) -> Result<(u32, u32)> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        Self::device_of(slot, role)?;
+        slot.settings.preview_width = Some(width.max(16));
+        self.restart_if_running(role, slot)?;
+        let m = self.mode_of(slot)?;
+        let p = self.preview_of(slot, &m);
+        Ok((p.width, p.height))
+    }
+
+    pub fn fps_cap(&self, role: Role) -> u32 {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        slot.settings.fps_cap.unwrap_or(self.cfg.preview_fps)
+    }
+
+    /// Cap the frames a second sent to preview clients.
+    pub fn set_fps_cap(&self, role: Role, fps: u32) -> Result<()> {
+        let mut inner = self.lock();
+        let slot = Self::slot(&mut inner, role);
+        Self::device_of(slot, role)?;
+        slot.settings.fps_cap = Some(fps);
+        if let Some(p) = slot.pipeline.as_mut() {
+            p.set_preview_fps(fps);
+        }
+        Ok(())
+    }
+
+    /// `video=getproperty`: `Ok(None)` when the camera lacks the property.
+    pub fn get_property(&self, role: Role, name: &str) -> Result<Option<PropertyState>> {
+        let prop =
+            controls::property(name).ok_or_else(|| CamError::UnknownProperty(name.into()))?;
+        let dev = {
+            let mut inner = self.lock();
+            Self::device_of(Self::slot(&mut inner, role), role)?
+        };
+        controls::get_property(dev.as_ref(), prop)
+    }
+
+    /// `video=setproperty` by the vendor's rule: `Ok(None)` when the camera lacks the property.
+    pub fn set_property(&self, role: Role, name: &str, value: &str) -> Result<Option<SetOutcome>> {
+        let prop =
+            controls::property(name).ok_or_else(|| CamError::UnknownProperty(name.into()))?;
+        let dev = {
+            let mut inner = self.lock();
+            Self::device_of(Self::slot(&mut inner, role), role)?
+        };
+        controls::set_property(dev.as_ref(), prop, value)
+    }
+
+    /// The hub of a role (for observers such as the legacy WebSocket stream).
+    pub fn hub(&self, role: Role) -> Arc<Hub> {
+        let mut inner = self.lock();
+        Self::slot(&mut inner, role).hub.clone()
+    }
+
+    /// Stop every camera (daemon shutdown).
+    pub fn shutdown(&self) {
+        let mut inner = self.lock();
+        for slot in inner.slots.values_mut() {
+            if slot.pipeline.take().is_some() {
+                slot.hub.set_state(HubState::Closed);
+            }
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! One GStreamer pipeline per open camera:
+//!
+//! ```text
+//! source ! caps ! tee ─ queue(leaky) ! appsink full            (every full-resolution frame)
+//!                     └ queue(leaky) ! valve ! videorate ! [decode ! scale ! encode] ! appsink preview
+//! ```
+//!
+//! MJPEG at the preview size passes through untouched; otherwise the preview branch decodes,
+//! scales and encodes, with the board's hardware elements (v4l2jpegdec, v4l2convert, v4l2jpegenc)
+//! when they exist, else software. The valve keeps the preview branch idle while nobody watches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use crate::device::{CameraDevice, SourceGuard};
+use crate::hub::{FrameKind, Hub};
+use crate::types::{CamError, Mode, PixelFormat, Result};
+
+/// Initialise GStreamer once.
+pub fn init() -> Result<()> {
+    static INIT: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(CamError::Internal)
+}
+
+fn have(element: &str) -> bool {
+    gst::ElementFactory::find(element).is_some()
+}
+
+/// Which codec elements the preview branch uses (chosen at run time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewCodecs {
+    pub decoder: &'static str,
+    pub scaler: &'static str,
+    pub encoder: &'static str,
+}
+
+impl PreviewCodecs {
+    pub fn detect() -> PreviewCodecs {
+        let hw = have("v4l2jpegdec") && have("v4l2jpegenc") && have("v4l2convert");
+        if hw {
+            PreviewCodecs {
+                decoder: "v4l2jpegdec",
+                scaler: "v4l2convert",
+                encoder: "v4l2jpegenc",
+            }
+        } else {
+            PreviewCodecs {
+                decoder: "jpegdec",
+                scaler: "videoconvert ! videoscale",
+                encoder: "jpegenc quality=80",
+            }
+        }
+    }
+}
+
+/// Preview settings of a running pipeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreviewSpec {
+    pub width: u32,
+    pub height: u32,
+    /// Most preview frames a second the pipeline produces (0 = all).
+    pub max_fps: u32,
+}
+
+/// Build the launch description (exposed for tests and logs).
+pub fn describe(
+    source: &str,
+    mode: &Mode,
+    preview: &PreviewSpec,
+    codecs: &PreviewCodecs,
+) -> String {
+    let mut caps = mode.format.caps(mode.width, mode.height);
+    if mode.fps > 0.0 {
+        caps.push_str(&format!(",framerate={}/1", mode.fps.round() as u32));
+    }
+    let rate = if preview.max_fps > 0 {
+        format!(
+            "videorate name=prate drop-only=true max-rate={} ! ",
+            preview.max_fps
+        )
+    } else {
+        "videorate name=prate drop-only=true ! ".to_string()
+    };
+    let pcaps = format!(
+        "video/x-raw,width={},height={}",
+        preview.width, preview.height
+    );
+    let chain = match mode.format {
+        PixelFormat::Mjpg if preview.width == mode.width && preview.height == mode.height => {
+            "identity".to_string()
+        }
+        PixelFormat::Mjpg => format!(
+            "{} ! {} ! {pcaps} ! {}",
+            codecs.decoder, codecs.scaler, codecs.encoder
+        ),
+        PixelFormat::Yuy2 => format!("{} ! {pcaps} ! {}", codecs.scaler, codecs.encoder),
+    };
+    let q = "queue leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0";
+    let sink = "sync=false async=false max-buffers=1 drop=true enable-last-sample=false";
+    format!(
+        "{source} ! {caps} ! tee name=t \
+         t. ! {q} ! appsink name=full {sink} \
+         t. ! {q} ! valve name=pvalve drop=true ! {rate}{chain} ! appsink name=preview {sink}"
+    )
+}
+
+/// A running capture pipeline.
+pub struct Pipeline {
+    pipeline: gst::Pipeline,
+    stop: Arc<AtomicBool>,
+    bus_thread: Option<JoinHandle<()>>,
+    _guard: Option<SourceGuard>,
+    pub mode: Mode,
+    pub preview: PreviewSpec,
+}
+
+fn mapped_bytes(sample: &gst::Sample) -> Option<Bytes> {
+    let buffer = sample.buffer_owned()?;
+    let mapped = buffer.into_mapped_buffer_readable().ok()?;
+    Some(Bytes::from_owner(mapped))
+}
+
+impl Pipeline {
+    /// Build and start a pipeline; `on_failure` is called (once, from a helper thread) when the
+    /// device fails or the stream ends.
+    pub fn start(
+        device: &dyn CameraDevice,
+        mode: Mode,
+        preview: PreviewSpec,
+        hub: Arc<Hub>,
+        on_failure: Box<dyn FnOnce(String) + Send>,
+    ) -> Result<Pipeline> {
+        init()?;
+        let codecs = PreviewCodecs::detect();
+        let desc = describe(&device.source_fragment(&mode), &mode, &preview, &codecs);
+        tracing::debug!(%desc, "camera pipeline");
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| CamError::Internal(format!("pipeline: {e}")))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| CamError::Internal("not a pipeline".into()))?;
+        let full = pipeline
+            .by_name("full")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| CamError::Internal("no full appsink".into()))?;
+        let prev = pipeline
+            .by_name("preview")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| CamError::Internal("no preview appsink".into()))?;
+
+        let kind_of = move |len: usize| match mode.format {
+            PixelFormat::Mjpg => FrameKind::Jpeg,
+            PixelFormat::Yuy2 => FrameKind::Yuy2 {
+                stride: (len / mode.height.max(1) as usize) as u32,
+            },
+        };
+        let h = hub.clone();
+        full.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(b) = mapped_bytes(&sample) {
+                        h.publish_full(kind_of(b.len()), mode.width, mode.height, b);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        let h = hub.clone();
+        let (pw, ph) = (preview.width, preview.height);
+        prev.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(b) = mapped_bytes(&sample) {
+                        h.publish_preview(pw, ph, b);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+
+        let guard = device.start(&pipeline, &mode)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| CamError::Internal("no bus".into()))?;
+        let stop2 = stop.clone();
+        let bus_thread = std::thread::Builder::new()
+            .name("camera-bus".into())
+            .spawn(move || {
+                let mut on_failure = Some(on_failure);
+                while !stop2.load(Ordering::Relaxed) {
+                    let Some(msg) = bus.timed_pop_filtered(
+                        gst::ClockTime::from_mseconds(200),
+                        &[gst::MessageType::Error, gst::MessageType::Eos],
+                    ) else {
+                        continue;
+                    };
+                    let why = match msg.view() {
+                        gst::MessageView::Error(e) => format!(
+                            "{} ({})",
+                            e.error(),
+                            e.debug().map(|d| d.to_string()).unwrap_or_default()
+                        ),
+                        _ => "end of stream".to_string(),
+                    };
+                    if !stop2.load(Ordering::Relaxed) {
+                        if let Some(f) = on_failure.take() {
+                            f(why);
+                        }
+                    }
+                    break;
+                }
+            })
+            .map_err(|e| CamError::Internal(format!("bus thread: {e}")))?;
+
+        let p = Pipeline {
+            pipeline,
+            stop,
+            bus_thread: Some(bus_thread),
+            _guard: guard,
+            mode,
+            preview,
+        };
+        p.set_preview_enabled(hub.preview_users() > 0);
+        p.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| CamError::Device(format!("cannot start capture: {e}")))?;
+        Ok(p)
+    }
+
+    /// Run the preview branch only while someone watches.
+    pub fn set_preview_enabled(&self, on: bool) {
+        if let Some(v) = self.pipeline.by_name("pvalve") {
+            v.set_property("drop", !on);
+        }
+    }
+
+    /// Cap the preview frame rate (0 = no cap).
+    pub fn set_preview_fps(&mut self, fps: u32) {
+        if let Some(r) = self.pipeline.by_name("prate") {
+            r.set_property("max-rate", if fps == 0 { i32::MAX } else { fps as i32 });
+        }
+        self.preview.max_fps = fps;
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(t) = self.bus_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Wait up to `timeout` for the hub to receive a full frame newer than `after`.
+pub fn wait_first_frame(hub: &Hub, after: u64, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if hub.latest_full_seq() > after {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_when_mjpeg_at_preview_size() {
+        let codecs = PreviewCodecs {
+            decoder: "jpegdec",
+            scaler: "videoscale",
+            encoder: "jpegenc",
+        };
+        let m = Mode {
+            format: PixelFormat::Mjpg,
+            width: 640,
+            height: 480,
+            fps: 15.0,
+        };
+        let d = describe(
+            "src",
+            &m,
+            &PreviewSpec {
+                width: 640,
+                height: 480,
+                max_fps: 0,
+            },
+            &codecs,
+        );
+        assert!(d.contains("! identity !"), "{d}");
+        assert!(!d.contains("jpegdec"), "{d}");
+        let d = describe(
+            "src",
+            &Mode {
+                width: 2592,
+                height: 1944,
+                ..m
+            },
+            &PreviewSpec {
+                width: 640,
+                height: 480,
+                max_fps: 10,
+            },
+            &codecs,
+        );
+        assert!(
+            d.contains("jpegdec ! videoscale ! video/x-raw,width=640,height=480 ! jpegenc"),
+            "{d}"
+        );
+        assert!(d.contains("max-rate=10"), "{d}");
+    }
+}

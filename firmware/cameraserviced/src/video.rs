@@ -1,0 +1,546 @@
+//! Wiring of the camera capability into the protocol: `video=stream/open/close/status/
+//! setproperty/getproperty`, the camera `param=set/get` settings, and the legacy WebSocket
+//! functions (`open_camera`, `close_camera`, `video_stream`). Logic lives in the camera crate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api::{handler, ApiError, ApiRequest, ErrorKind, ParamRoutes, Reply, Table, Text, Transport};
+use base64::Engine;
+use bytes::Bytes;
+use camera::{CamError, CameraManager, HubState, PixelFormat, Role, Watch};
+use futures_util::stream;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+/// The one place camera errors become vendor codes.
+pub fn cam_error(e: CamError) -> ApiError {
+    match e {
+        CamError::NotConnected(r) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("摄像头 {} 未连接", r.status_key()),
+                format!("camera {} is not connected", r.status_key()),
+            ),
+        ),
+        CamError::Device(d) => ApiError::with(ErrorKind::DeviceUnavailable, Text::same(d)),
+        CamError::NoFrames(r) => ApiError::with(
+            ErrorKind::NoData,
+            Text::new(
+                format!("摄像头 {} 没有输出图像", r.status_key()),
+                format!("camera {} delivers no frames", r.status_key()),
+            ),
+        ),
+        CamError::BadResolution { valid } => ApiError::invalid(
+            "resolution",
+            Text::new(
+                format!("设备不支持该分辨率，可用：{}", valid.join("|")),
+                format!("not supported by the camera; valid: {}", valid.join("|")),
+            ),
+        ),
+        CamError::BadFormat { valid } => ApiError::invalid(
+            "video_type",
+            Text::new(
+                format!("设备不支持该格式，可用：{}", valid.join("、")),
+                format!("not supported by the camera; valid: {}", valid.join(", ")),
+            ),
+        ),
+        CamError::UnknownProperty(p) => ApiError::invalid(
+            "key",
+            Text::new(format!("未知的属性 {p}"), format!("unknown property {p}")),
+        ),
+        CamError::BadValue(v) => ApiError::invalid(
+            "value",
+            Text::new(format!("不是数字：{v}"), format!("not a number: {v}")),
+        ),
+        CamError::Internal(e) => ApiError::internal(e),
+    }
+}
+
+/// `camidx` of a request (default "0").
+pub fn role_of(req: &ApiRequest) -> Result<Role, ApiError> {
+    let s = req.fields().str("camidx").unwrap_or_default();
+    Role::from_camidx(&s).ok_or_else(|| {
+        ApiError::invalid(
+            "camidx",
+            Text::new(
+                format!("未知的摄像头 {s}，可用 \"0\"、\"1\"、\"2\""),
+                format!("unknown camera {s}; use \"0\", \"1\" or \"2\""),
+            ),
+        )
+    })
+}
+
+/// Run a blocking camera call off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CamError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(cam_error)
+}
+
+/// Releases a stream's hold on the camera off the async runtime (stopping a pipeline blocks).
+struct Holder(Option<Watch>);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn_blocking(move || drop(w));
+                }
+                Err(_) => drop(w),
+            }
+        }
+    }
+}
+
+/// Frames for one MJPEG client: the newest preview frame, at most `fps_cap` a second, then a
+/// notice picture when the camera is closed or removed.
+fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
+    struct St {
+        holder: Holder,
+        preview: watch::Receiver<Option<camera::Frame>>,
+        state: watch::Receiver<HubState>,
+        last: Option<Instant>,
+        done: bool,
+    }
+    let hub = watch.hub.clone();
+    let mut preview = hub.watch_preview();
+    preview.mark_changed();
+    let st = St {
+        preview,
+        state: hub.watch_state(),
+        holder: Holder(Some(watch)),
+        last: None,
+        done: false,
+    };
+    stream::unfold(st, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            let ended = *st.state.borrow_and_update();
+            if matches!(ended, HubState::Closed | HubState::Removed) {
+                st.done = true;
+                let (w, h) = st
+                    .holder
+                    .0
+                    .as_ref()
+                    .map(|w| w.preview_size())
+                    .unwrap_or((640, 480));
+                let n = if ended == HubState::Closed {
+                    camera::notice::Notice::Closed
+                } else {
+                    camera::notice::Notice::Removed
+                };
+                let pic = tokio::task::spawn_blocking(move || camera::notice::picture(n, w, h))
+                    .await
+                    .ok()
+                    .and_then(|r| r.ok());
+                return pic.map(|p| (p, st));
+            }
+            tokio::select! {
+                r = st.preview.changed() => if r.is_err() { return None },
+                r = st.state.changed() => { if r.is_err() { return None } continue },
+            }
+            // Frame-rate cap: wait out the interval, then send the newest frame.
+            let cap = st.holder.0.as_ref().map(|w| w.fps_cap()).unwrap_or(0);
+            if let (Some(last), true) = (st.last, cap > 0) {
+                let min = Duration::from_secs_f64(1.0 / cap as f64);
+                let since = last.elapsed();
+                if since < min {
+                    tokio::time::sleep(min - since).await;
+                }
+            }
+            let frame = st
+                .preview
+                .borrow_and_update()
+                .as_ref()
+                .map(|f| f.data.clone());
+            if let Some(data) = frame {
+                st.last = Some(Instant::now());
+                return Some((data, st));
+            }
+        }
+    })
+}
+
+fn num_field(req: &ApiRequest, obj: &str, key: &str) -> Result<Option<u32>, ApiError> {
+    let o = req.fields().object(obj).unwrap_or_default();
+    let f = api::Fields(&o);
+    match f.int(key)? {
+        None => Ok(None),
+        Some(v) if (1..=20000).contains(&v) => Ok(Some(v as u32)),
+        Some(v) => Err(ApiError::invalid(
+            &format!("{obj}.{key}"),
+            Text::new(format!("无效的值 {v}"), format!("invalid value {v}")),
+        )),
+    }
+}
+
+pub fn register(
+    table: &mut Table,
+    params: &mut ParamRoutes,
+    cams: Arc<CameraManager>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let c = cams.clone();
+    table.register(
+        "video",
+        "stream",
+        handler(move |req| {
+            let (c, shutdown) = (c.clone(), shutdown.clone());
+            async move {
+                let role = role_of(&req)?;
+                let w = blocking(move || c.watch(role)).await?;
+                Ok(Reply::Http(api::mjpeg::response(frames(w), shutdown)))
+            }
+        }),
+    );
+
+    let c = cams.clone();
+    let open = handler(move |req| {
+        let c = c.clone();
+        async move {
+            let role = role_of(&req)?;
+            blocking(move || c.open(role)).await?;
+            Ok(Reply::ok())
+        }
+    });
+    table.register("video", "open", open.clone());
+    table.register_ws("open_camera", open);
+    let c = cams.clone();
+    let close = handler(move |req| {
+        let c = c.clone();
+        async move {
+            let role = role_of(&req)?;
+            blocking(move || c.close(role)).await?;
+            Ok(Reply::ok())
+        }
+    });
+    table.register("video", "close", close.clone());
+    table.register_ws("close_camera", close);
+
+    let c = cams.clone();
+    table.register(
+        "video",
+        "status",
+        handler(move |_req| {
+            let c = c.clone();
+            async move {
+                let st = blocking(move || {
+                    Ok(Role::ALL
+                        .iter()
+                        .map(|r| (r.status_key(), c.status(*r)))
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+                let mut r = Reply::ok();
+                for (k, v) in st {
+                    r = r.with(k, v);
+                }
+                Ok(r)
+            }
+        }),
+    );
+
+    let c = cams.clone();
+    table.register(
+        "video",
+        "setproperty",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                // Only the first property given counts (vendor 3.7).
+                let (name, value) = req
+                    .params
+                    .iter()
+                    .find(|(k, _)| camera::controls::property(k).is_some())
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            api::request::scalar_string(v).unwrap_or_default(),
+                        )
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "property",
+                            Text::new(
+                                "缺少要设置的属性（如 brightness）",
+                                "no property to set (e.g. brightness)",
+                            ),
+                        )
+                    })?;
+                let n = name.clone();
+                match blocking(move || c.set_property(role, &n, &value)).await? {
+                    Some(_) => Ok(Reply::ok()),
+                    None => Err(ApiError::not_available(Text::new(
+                        format!("摄像头不支持属性 {name}"),
+                        format!("the camera has no {name} control"),
+                    ))),
+                }
+            }
+        }),
+    );
+
+    let c = cams.clone();
+    table.register(
+        "video",
+        "getproperty",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let key = req
+                    .fields()
+                    .str_nonempty("key")
+                    .ok_or_else(|| ApiError::missing("key"))?;
+                let st = blocking(move || c.get_property(role, &key)).await?;
+                Ok(match st {
+                    None => Reply::ok().with("settable", "1"),
+                    Some(s) => Reply::ok()
+                        .with("settable", "0")
+                        .with("min", s.min.to_string())
+                        .with("max", s.max.to_string())
+                        .with("step", s.step.to_string())
+                        .with("default", s.default.to_string())
+                        .with("current", s.current.to_string())
+                        .with("is_auto", if s.is_auto { "1" } else { "0" }),
+                })
+            }
+        }),
+    );
+
+    register_params(params, &cams);
+    register_ws_stream(table, cams);
+}
+
+fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
+    let c = cams.clone();
+    params.on_get(
+        "resolution",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let list = blocking(move || c.resolutions(role)).await?;
+                Ok(Reply::ok().with("resolution", list.join("|")))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_get(
+        "current_resolution",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let (w, h) = blocking(move || c.current_resolution(role)).await?;
+                Ok(Reply::ok().with("resolution", format!("{w}x{h}")))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_set_key(
+        "resolution",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let w = num_field(&req, "resolution", "width")?;
+                let h = num_field(&req, "resolution", "height")?;
+                let (Some(w), Some(h)) = (w, h) else {
+                    return Err(ApiError::missing("resolution.width/height"));
+                };
+                let (w, h) = blocking(move || c.set_resolution(role, w, h)).await?;
+                Ok(Reply::ok().with("resolution", format!("{w}x{h}")))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_get(
+        "available_video_type",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let list = blocking(move || c.video_types(role)).await?;
+                Ok(Reply::ok().with("available_video_type", list))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_get(
+        "video_type",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let f = blocking(move || c.video_type(role)).await?;
+                Ok(Reply::ok().with("video_type", f.vendor_name()))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_set_key(
+        "video_type",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let s = req.fields().str("video_type").unwrap_or_default();
+                let f = PixelFormat::parse(&s).ok_or_else(|| {
+                    ApiError::invalid(
+                        "video_type",
+                        Text::new("应为 \"MJPG\" 或 \"YUY2\"", "expected \"MJPG\" or \"YUY2\""),
+                    )
+                })?;
+                blocking(move || c.set_video_type(role, f)).await?;
+                Ok(Reply::ok())
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_get(
+        "preview_resolution",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let (w, h) = blocking(move || c.preview_resolution(role)).await?;
+                Ok(Reply::ok().with(
+                    "preview_resolution",
+                    json!({"width": w.to_string(), "height": h.to_string()}),
+                ))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_set_key(
+        "preview_resolution",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let w = num_field(&req, "preview_resolution", "width")?;
+                let h = num_field(&req, "preview_resolution", "height")?;
+                let want = match (w, h) {
+                    (Some(w), _) => PreviewWant::Width(w),
+                    (None, Some(h)) => PreviewWant::Height(h),
+                    _ => return Err(ApiError::missing("preview_resolution.width")),
+                };
+                let (w, h) = blocking(move || {
+                    let width = match want {
+                        PreviewWant::Width(w) => w,
+                        PreviewWant::Height(h) => {
+                            let (cw, ch) = c.current_resolution(role)?;
+                            (h as u64 * cw as u64 / ch.max(1) as u64) as u32
+                        }
+                    };
+                    c.set_preview_resolution(role, width)
+                })
+                .await?;
+                Ok(Reply::ok().with(
+                    "preview_resolution",
+                    json!({"width": w.to_string(), "height": h.to_string()}),
+                ))
+            }
+        }),
+    );
+    let c = cams.clone();
+    params.on_set_key(
+        "framerate",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let role = role_of(&req)?;
+                let fps = req.fields().int("framerate")?.unwrap_or(0);
+                if !(1..=60).contains(&fps) {
+                    return Err(ApiError::invalid(
+                        "framerate",
+                        Text::new("应为 1 到 60", "expected 1 to 60"),
+                    ));
+                }
+                blocking(move || c.set_fps_cap(role, fps as u32)).await?;
+                Ok(Reply::ok())
+            }
+        }),
+    );
+}
+
+enum PreviewWant {
+    Width(u32),
+    Height(u32),
+}
+
+/// Legacy WebSocket preview: `{"function":"video_stream","camidx":"0"}` pushes
+/// `{"function":"video_stream","camidx":"0","image_base64":...}` at most `framerate` (default 5)
+/// times a second until the client closes or sends `"action":"stop"`.
+fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
+    table.register_ws(
+        "video_stream",
+        handler(move |req: ApiRequest| {
+            let c = cams.clone();
+            async move {
+                let Transport::WebSocket { peer, .. } = &req.transport else {
+                    return Err(ApiError::not_available(Text::new(
+                        "仅用于 WebSocket",
+                        "WebSocket only",
+                    )));
+                };
+                let peer = peer.clone();
+                let role = role_of(&req)?;
+                let camidx = req.fields().str("camidx").unwrap_or_else(|| "0".into());
+                let f = req.fields();
+                if f.str("action").is_some_and(|a| a.eq_ignore_ascii_case("stop")) {
+                    STOPS.lock().unwrap_or_else(|p| p.into_inner()).push((peer.id(), camidx));
+                    return Ok(Reply::ok());
+                }
+                let fps = f.int("framerate")?.unwrap_or(5).clamp(1, 15) as u64;
+                let w = blocking(move || c.watch(role)).await?;
+                tokio::spawn(async move {
+                    let mut frames = Box::pin(frames(w));
+                    let period = Duration::from_millis(1000 / fps);
+                    let mut last = Instant::now() - period;
+                    use futures_util::StreamExt;
+                    loop {
+                        let next = tokio::select! {
+                            f = frames.next() => f,
+                            _ = peer.closed() => None,
+                        };
+                        let Some(jpeg) = next else { break };
+                        if take_stop(peer.id(), &camidx) {
+                            break;
+                        }
+                        if last.elapsed() < period || !peer.has_room() {
+                            continue;
+                        }
+                        last = Instant::now();
+                        let b64 = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+                        let msg = json!({"function": "video_stream", "camidx": camidx, "code": "0", "message": "", "image_base64": b64});
+                        if !peer.push(&msg) {
+                            break;
+                        }
+                    }
+                });
+                Ok(Reply::ok().with("camidx", Value::String(req.fields().str("camidx").unwrap_or_else(|| "0".into()))))
+            }
+        }),
+    );
+}
+
+/// Pending `video_stream` stop requests: (connection id, camidx).
+static STOPS: std::sync::Mutex<Vec<(u64, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn take_stop(id: u64, camidx: &str) -> bool {
+    let mut s = STOPS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = s.iter().position(|(p, c)| *p == id && c == camidx) {
+        s.remove(i);
+        return true;
+    }
+    false
+}
