@@ -28,9 +28,12 @@ if has e2e; then
   python3 -m pytest -q tests/e2e
 fi
 
-if has rig && [ -x tests/rig/smoke.sh ]; then
-  step "kernel devices in the QEMU rig (tests/rig)"
+if has rig; then
+  step "QEMU rig smoke suite: vivid, uinput/evdev, USB gadget, vkms, v4l2loopback (tests/rig)"
   bash tests/rig/smoke.sh
+  step "cameras against the kernel's vivid driver in the QEMU rig"
+  cargo build --quiet -p cameraserviced
+  bash tests/rig/camera-vivid.sh
 fi
 
 step "all tiers passed in $((SECONDS - t0)) s"

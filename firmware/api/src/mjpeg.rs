@@ -1,6 +1,9 @@
 //! The `multipart/x-mixed-replace` MJPEG writer behind `video=stream` and `sign=stream`: works in
 //! `<img src>` and CSS backgrounds. Frames are shared `Bytes` written without copying; the
 //! producer decides which frames a client gets (a slow client skips frames there).
+//!
+//! Each part is followed at once by the next boundary, so a browser shows a frame as soon as it
+//! has arrived instead of when the next frame starts.
 
 use std::convert::Infallible;
 
@@ -16,9 +19,12 @@ pub const BOUNDARY: &str = "cameraserviceframe";
 /// The part header preceding a JPEG of `len` bytes.
 pub fn part_header(len: usize) -> Bytes {
     Bytes::from(format!(
-        "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"
+        "Content-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"
     ))
 }
+
+const OPENING: &str = "--cameraserviceframe\r\n";
+const AFTER_PART: &str = "\r\n--cameraserviceframe\r\n";
 
 /// A streaming response of JPEG frames. The response ends when `frames` ends or when `shutdown`
 /// becomes true (daemon stopping).
@@ -30,13 +36,14 @@ where
         let _ = shutdown.wait_for(|s| *s).await;
     };
     let frames = frames.take_until(Box::pin(stop));
-    let body = frames.flat_map(|jpeg| {
+    let parts = frames.flat_map(|jpeg| {
         stream::iter([
             Ok::<_, Infallible>(part_header(jpeg.len())),
             Ok(jpeg),
-            Ok(Bytes::from_static(b"\r\n")),
+            Ok(Bytes::from_static(AFTER_PART.as_bytes())),
         ])
     });
+    let body = stream::once(async { Ok(Bytes::from_static(OPENING.as_bytes())) }).chain(parts);
     let mut r = Response::new(Body::from_stream(body));
     *r.status_mut() = StatusCode::OK;
     let h = r.headers_mut();
@@ -76,8 +83,10 @@ mod tests {
             .starts_with("multipart/x-mixed-replace; boundary="));
         let body = r.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&body);
-        assert_eq!(text.matches("--cameraserviceframe\r\n").count(), 2);
+        assert_eq!(text.matches("--cameraserviceframe\r\n").count(), 3);
+        assert!(text.starts_with("--cameraserviceframe\r\nContent-Type: image/jpeg\r\n"));
         assert!(text.contains("Content-Length: 7\r\n\r\n\u{fffd}\u{fffd}one"));
+        assert!(text.ends_with("\u{fffd}\u{fffd}\r\n--cameraserviceframe\r\n"));
     }
 
     #[tokio::test]
@@ -87,6 +96,6 @@ mod tests {
         let r = response(frames, rx);
         tx.send(true).unwrap();
         let body = r.into_body().collect().await.unwrap().to_bytes();
-        assert!(body.is_empty());
+        assert_eq!(&body[..], OPENING.as_bytes());
     }
 }

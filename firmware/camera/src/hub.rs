@@ -46,6 +46,9 @@ pub struct Hub {
     full: watch::Sender<Option<Frame>>,
     preview: watch::Sender<Option<Frame>>,
     state: watch::Sender<HubState>,
+    /// (number of stops so far, why the last one happened): clients that watched before a stop
+    /// learn of it even when the camera restarted before they looked.
+    stops: watch::Sender<(u64, HubState)>,
     seq: AtomicU64,
     preview_seq: AtomicU64,
     /// Clients that want preview frames (the pipeline's preview branch runs only for them).
@@ -64,6 +67,7 @@ impl Hub {
             full: watch::channel(None).0,
             preview: watch::channel(None).0,
             state: watch::channel(HubState::Idle).0,
+            stops: watch::channel((0, HubState::Idle)).0,
             seq: AtomicU64::new(0),
             preview_seq: AtomicU64::new(0),
             preview_users: AtomicUsize::new(0),
@@ -100,6 +104,12 @@ impl Hub {
             *cur = s;
             changed
         });
+        if matches!(s, HubState::Closed | HubState::Removed) {
+            self.stops.send_modify(|(n, why)| {
+                *n += 1;
+                *why = s;
+            });
+        }
         if s != HubState::Running {
             // Old frames must not be served as new ones after a restart.
             self.full.send_replace(None);
@@ -113,6 +123,11 @@ impl Hub {
 
     pub fn watch_state(&self) -> watch::Receiver<HubState> {
         self.state.subscribe()
+    }
+
+    /// Changes whenever the camera is closed or removed; the value says which.
+    pub fn watch_stops(&self) -> watch::Receiver<(u64, HubState)> {
+        self.stops.subscribe()
     }
 
     pub fn watch_full(&self) -> watch::Receiver<Option<Frame>> {
@@ -163,8 +178,15 @@ mod tests {
     fn stop_clears_frames() {
         let hub = Hub::new();
         hub.publish_full(FrameKind::Jpeg, 1, 1, Bytes::from_static(b"x"));
+        let mut stops = hub.watch_stops();
         hub.set_state(HubState::Removed);
+        hub.set_state(HubState::Idle);
+        hub.set_state(HubState::Running);
         assert!(hub.watch_full().borrow().is_none());
-        assert_eq!(hub.state(), HubState::Removed);
+        assert!(
+            stops.has_changed().unwrap(),
+            "a stop is seen after a quick restart"
+        );
+        assert_eq!(*stops.borrow_and_update(), (1, HubState::Removed));
     }
 }

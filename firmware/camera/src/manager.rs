@@ -20,6 +20,9 @@ use crate::sim::{SimCamera, SimKind};
 use crate::types::{CamError, Mode, PixelFormat, Result, Role};
 use crate::v4l2::{video_nodes, V4l2Camera};
 
+/// How long a node that is not a camera is left alone before it is probed again.
+const REPROBE: Duration = Duration::from_secs(30);
+
 /// Camera settings from the daemon's configuration.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
@@ -89,6 +92,10 @@ struct Inner {
     slots: HashMap<Role, Slot>,
     /// Devices seen by the last scan, by key.
     known: HashMap<String, Arc<dyn CameraDevice>>,
+    /// Nodes that are not cameras (metadata nodes ...): the node's modification time and when it
+    /// was probed, so they are not opened on every scan (re-probed after `REPROBE`, or when the
+    /// node is created anew).
+    rejected: HashMap<String, (std::time::SystemTime, Instant)>,
 }
 
 pub struct CameraManager {
@@ -103,6 +110,8 @@ pub struct Watch {
     mgr: Arc<CameraManager>,
     role: Role,
     pub hub: Arc<Hub>,
+    /// Subscribed when the watch began: a close or removal after that is never missed.
+    pub stops: tokio::sync::watch::Receiver<(u64, HubState)>,
 }
 
 impl Drop for Watch {
@@ -195,6 +204,7 @@ impl CameraManager {
             inner: Mutex::new(Inner {
                 slots,
                 known: HashMap::new(),
+                rejected: HashMap::new(),
             }),
             sims,
             me: me.clone(),
@@ -238,19 +248,32 @@ impl CameraManager {
                 }
             }
         } else {
-            let known: HashMap<String, Arc<dyn CameraDevice>> = self.lock().known.clone();
-            for node in video_nodes(&self.cfg.dev_dir) {
+            let (known, mut rejected) = {
+                let inner = self.lock();
+                (inner.known.clone(), inner.rejected.clone())
+            };
+            let nodes = video_nodes(&self.cfg.dev_dir);
+            rejected.retain(|k, _| nodes.iter().any(|n| n.display().to_string() == *k));
+            for node in nodes {
                 let key = node.display().to_string();
+                let changed = std::fs::metadata(&node).and_then(|m| m.modified()).ok();
                 match known.get(&key) {
                     Some(d) if d.present() => found.push(d.clone()),
+                    _ if rejected.get(&key).is_some_and(|(t, at)| {
+                        Some(t) == changed.as_ref() && at.elapsed() < REPROBE
+                    }) => {}
                     _ => {
                         if let Some(c) = V4l2Camera::probe(&node) {
                             tracing::info!(device = %key, card = %c.identity().card, "camera found");
+                            rejected.remove(&key);
                             found.push(Arc::new(c));
+                        } else if let Some(t) = changed {
+                            rejected.insert(key, (t, Instant::now()));
                         }
                     }
                 }
             }
+            self.lock().rejected = rejected;
         }
         let mut inner = self.lock();
         inner.known = found
@@ -489,6 +512,7 @@ impl CameraManager {
         Ok(Watch {
             mgr: me,
             role,
+            stops: slot.hub.watch_stops(),
             hub: slot.hub.clone(),
         })
     }

@@ -386,7 +386,7 @@ fn render(scene: &SceneSource) -> Result<Bytes> {
         PixelFormat::Yuy2 => "video/x-raw,format=YUY2",
     };
     let desc = format!(
-        "appsrc name=in caps=video/x-raw,format=RGB,width={w},height={h},framerate=0/1 ! videoconvert ! \
+        "appsrc name=in format=time caps=video/x-raw,format=RGB,width={w},height={h},framerate=0/1 ! videoconvert ! \
          videobalance brightness={b} contrast={c} saturation={s} hue={hue} ! videoconvert ! {out} ! appsink name=out"
     );
     one_shot(&desc, Some(rgb))
@@ -411,7 +411,11 @@ pub fn one_shot(desc: &str, input: Option<Vec<u8>>) -> Result<Bytes> {
             .by_name("in")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
         {
-            let _ = src.push_buffer(gst::Buffer::from_mut_slice(data));
+            let mut buf = gst::Buffer::from_mut_slice(data);
+            if let Some(b) = buf.get_mut() {
+                b.set_pts(gst::ClockTime::ZERO);
+            }
+            let _ = src.push_buffer(buf);
             let _ = src.end_of_stream();
         }
     }

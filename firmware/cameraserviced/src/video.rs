@@ -103,7 +103,7 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
     struct St {
         holder: Holder,
         preview: watch::Receiver<Option<camera::Frame>>,
-        state: watch::Receiver<HubState>,
+        stops: watch::Receiver<(u64, HubState)>,
         last: Option<Instant>,
         done: bool,
     }
@@ -112,7 +112,7 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
     preview.mark_changed();
     let st = St {
         preview,
-        state: hub.watch_state(),
+        stops: watch.stops.clone(),
         holder: Holder(Some(watch)),
         last: None,
         done: false,
@@ -121,9 +121,10 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
         if st.done {
             return None;
         }
+        let mut stopped = false;
         loop {
-            let ended = *st.state.borrow_and_update();
-            if matches!(ended, HubState::Closed | HubState::Removed) {
+            if stopped || st.stops.has_changed().unwrap_or(true) {
+                let ended = st.stops.borrow_and_update().1;
                 st.done = true;
                 let (w, h) = st
                     .holder
@@ -144,7 +145,12 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
             }
             tokio::select! {
                 r = st.preview.changed() => if r.is_err() { return None },
-                r = st.state.changed() => { if r.is_err() { return None } continue },
+                r = st.stops.changed() => {
+                    // `changed` marks the value seen: remember the stop here.
+                    if r.is_err() { return None }
+                    stopped = true;
+                    continue;
+                }
             }
             // Frame-rate cap: wait out the interval, then send the newest frame.
             let cap = st.holder.0.as_ref().map(|w| w.fps_cap()).unwrap_or(0);
