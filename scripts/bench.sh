@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Benchmarks (ratios against a baseline measured in the same run; not part of the test suite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo build --release --quiet -p cameraserviced --bins --examples
+python3 tests/bench/camera_fanout.py target/release/cameraserviced target/release/examples/mjpeg_floor
