@@ -425,3 +425,209 @@ def background(fn, *a, **kw) -> threading.Thread:
     t = threading.Thread(target=fn, args=a, kwargs=kw, daemon=True)
     t.start()
     return t
+
+
+# --------------------------------------------------------------------------- MJPEG streams
+
+MJPEG_BOUNDARY = "cameraserviceframe"
+
+
+class MjpegPart:
+    """One part of a multipart/x-mixed-replace stream: its header fields (lower-case) and body."""
+
+    def __init__(self, headers: dict, body: bytes, at: float):
+        self.headers = headers
+        self.body = body
+        self.at = at  # time.monotonic() when the part was complete
+
+    @property
+    def content_length(self) -> int | None:
+        v = self.headers.get("content-length")
+        return int(v) if v is not None else None
+
+    def assert_jpeg(self) -> tuple[int, int]:
+        """The part is image/jpeg, Content-Length matches, FFD8..FFD9; returns (width, height)."""
+        assert self.headers.get("content-type", "").lower() == "image/jpeg", self.headers
+        assert self.content_length == len(self.body), (self.headers, len(self.body))
+        assert self.body[:2] == b"\xff\xd8", f"no JPEG SOI: {self.body[:16]!r}"
+        assert self.body[-2:] == b"\xff\xd9", f"no JPEG EOI: {self.body[-16:]!r}"
+        return jpeg_size(self.body)
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the first SOFn marker of a JPEG."""
+    assert data[:2] == b"\xff\xd8", f"not a JPEG: {data[:16]!r}"
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise AssertionError(f"bad JPEG marker at {i}: {data[i:i + 8]!r}")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        seg_len = int.from_bytes(data[i + 2:i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h = int.from_bytes(data[i + 5:i + 7], "big")
+            w = int.from_bytes(data[i + 7:i + 9], "big")
+            return w, h
+        i += 2 + seg_len
+    raise AssertionError("no SOF marker in JPEG")
+
+
+class MjpegStream:
+    """A GET of an MJPEG endpoint, read part by part (http.client undoes the chunked framing).
+
+    Parsing is strict: every part must start with `--<boundary>\\r\\n`, carry a Content-Length, and
+    its body must be followed by `\\r\\n`, so a wrong Content-Length fails the next read. The end of
+    the response may come after a part, after a closing delimiter, or right after a boundary line.
+    Use as a context manager, or call close().
+    """
+
+    def __init__(self, port: int, target: str, timeout: float = 10.0):
+        self.conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+        self.conn.request("GET", target)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = self.resp.headers
+        self.content_type = self.resp.headers.get("Content-Type", "")
+        self.buf = bytearray()
+        self.eof = False
+        self.clean_end: bool | None = None  # at EOF: True = terminating chunk seen, False = cut off
+        self.trailing_boundary = False  # the response ended right after a boundary line
+        self.parts = 0
+
+    # -- shape
+    @property
+    def is_multipart(self) -> bool:
+        return self.content_type.replace(" ", "").lower().startswith("multipart/x-mixed-replace")
+
+    @property
+    def boundary(self) -> str | None:
+        m = re.search(r'boundary="?([^";]+)"?', self.content_type)
+        return m.group(1) if m else None
+
+    def read_reply(self) -> Reply:
+        """For a non-stream answer: the whole response as a Reply."""
+        return Reply(self.status, self.resp.reason, self.resp.headers, self.resp.read())
+
+    # -- reading
+    def _fill(self, deadline: float) -> bool:
+        """Read more bytes into buf; False at EOF."""
+        if self.eof:
+            return False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no complete MJPEG part in time (after {self.parts} parts)")
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(min(remaining, 30.0))
+        try:
+            chunk = self.resp.read1(65536)
+        except socket.timeout as e:
+            raise TimeoutError(f"no MJPEG data in time (after {self.parts} parts)") from e
+        except http.client.IncompleteRead as e:
+            self.buf += e.partial
+            self.eof, self.clean_end = True, False
+            return bool(e.partial)
+        except (ConnectionResetError, BrokenPipeError):
+            self.eof, self.clean_end = True, False
+            return False
+        if not chunk:
+            self.eof, self.clean_end = True, True
+            return False
+        self.buf += chunk
+        return True
+
+    def next_part(self, timeout: float = 10.0) -> MjpegPart | None:
+        """The next complete part, or None when the response has ended (EOF or closing boundary)."""
+        deadline = time.monotonic() + timeout
+        start = f"--{self.boundary or MJPEG_BOUNDARY}".encode()
+        # boundary line
+        while True:
+            # tolerate CRLFs before the boundary line (RFC 2046 preamble/epilogue style)
+            while self.buf[:2] == b"\r\n":
+                del self.buf[:2]
+            if len(self.buf) >= len(start) + 2:
+                head = bytes(self.buf[:len(start) + 2])
+                if head == start + b"--":
+                    # closing delimiter: the response must end right after it
+                    deadline = time.monotonic() + min(timeout, 5.0)
+                    while self._fill(deadline):
+                        pass
+                    return None
+                assert head == start + b"\r\n", f"part does not start with the boundary: {bytes(self.buf[:80])!r}"
+                break
+            if not self._fill(deadline):
+                assert not self.buf.strip(), f"stream ended inside a boundary: {bytes(self.buf[:80])!r}"
+                return None
+        # header block
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill(deadline):
+                if bytes(self.buf) == start + b"\r\n":
+                    # The daemon writes the next boundary right after each part (so a browser shows
+                    # a frame at once); a stream that ends therefore ends with a boundary line.
+                    self.buf.clear()
+                    self.trailing_boundary = True
+                    return None
+                raise AssertionError(f"stream ended inside part headers: {bytes(self.buf[:200])!r}")
+        head, _, _ = bytes(self.buf).partition(b"\r\n\r\n")
+        del self.buf[:len(head) + 4]
+        fields = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            k, sep, v = line.partition(":")
+            assert sep, f"bad part header line {line!r}"
+            fields[k.strip().lower()] = v.strip()
+        assert "content-length" in fields, f"part without Content-Length: {fields}"
+        n = int(fields["content-length"])
+        while len(self.buf) < n + 2:
+            if not self._fill(deadline):
+                raise AssertionError(f"stream ended inside a part body ({len(self.buf)} of {n} bytes)")
+        body = bytes(self.buf[:n])
+        assert self.buf[n:n + 2] == b"\r\n", \
+            f"Content-Length {n} does not match: body followed by {bytes(self.buf[n:n + 20])!r}"
+        del self.buf[:n + 2]
+        self.parts += 1
+        return MjpegPart(fields, body, time.monotonic())
+
+    def frame(self, timeout: float = 10.0) -> MjpegPart:
+        """The next part, which must exist and be a valid JPEG."""
+        part = self.next_part(timeout)
+        assert part is not None, f"stream ended after {self.parts} parts"
+        part.assert_jpeg()
+        return part
+
+    def count_for(self, seconds: float, part_timeout: float = 10.0) -> int:
+        """Read (and check) parts for `seconds`; the number read. Fails if the stream ends."""
+        end = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < end:
+            self.frame(part_timeout)
+            n += 1
+        return n
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.resp.close()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def __enter__(self) -> "MjpegStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll predicate() until it returns something truthy; returns that value, else fails."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+        time.sleep(interval)

@@ -3,7 +3,8 @@
 //! producer decides which frames a client gets (a slow client skips frames there).
 //!
 //! Each part is followed at once by the next boundary, so a browser shows a frame as soon as it
-//! has arrived instead of when the next frame starts.
+//! has arrived instead of when the next frame starts; the body closes with the final boundary
+//! (`--cameraserviceframe--`).
 
 use std::convert::Infallible;
 
@@ -16,15 +17,16 @@ use tokio::sync::watch;
 
 pub const BOUNDARY: &str = "cameraserviceframe";
 
-/// The part header preceding a JPEG of `len` bytes.
+/// The part header preceding a JPEG of `len` bytes (it ends the boundary line before it).
 pub fn part_header(len: usize) -> Bytes {
     Bytes::from(format!(
-        "Content-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"
+        "\r\nContent-Type: image/jpeg\r\nContent-Length: {len}\r\n\r\n"
     ))
 }
 
-const OPENING: &str = "--cameraserviceframe\r\n";
-const AFTER_PART: &str = "\r\n--cameraserviceframe\r\n";
+const OPENING: &str = "--cameraserviceframe";
+const AFTER_PART: &str = "\r\n--cameraserviceframe";
+const CLOSING: &str = "--\r\n";
 
 /// A streaming response of JPEG frames. The response ends when `frames` ends or when `shutdown`
 /// becomes true (daemon stopping).
@@ -43,7 +45,11 @@ where
             Ok(Bytes::from_static(AFTER_PART.as_bytes())),
         ])
     });
-    let body = stream::once(async { Ok(Bytes::from_static(OPENING.as_bytes())) }).chain(parts);
+    let body = stream::once(async { Ok(Bytes::from_static(OPENING.as_bytes())) })
+        .chain(parts)
+        .chain(stream::once(async {
+            Ok(Bytes::from_static(CLOSING.as_bytes()))
+        }));
     let mut r = Response::new(Body::from_stream(body));
     *r.status_mut() = StatusCode::OK;
     let h = r.headers_mut();
@@ -83,10 +89,10 @@ mod tests {
             .starts_with("multipart/x-mixed-replace; boundary="));
         let body = r.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&body);
-        assert_eq!(text.matches("--cameraserviceframe\r\n").count(), 3);
+        assert_eq!(text.matches("--cameraserviceframe\r\n").count(), 2);
         assert!(text.starts_with("--cameraserviceframe\r\nContent-Type: image/jpeg\r\n"));
         assert!(text.contains("Content-Length: 7\r\n\r\n\u{fffd}\u{fffd}one"));
-        assert!(text.ends_with("\u{fffd}\u{fffd}\r\n--cameraserviceframe\r\n"));
+        assert!(text.ends_with("\u{fffd}\u{fffd}\r\n--cameraserviceframe--\r\n"));
     }
 
     #[tokio::test]
@@ -96,6 +102,6 @@ mod tests {
         let r = response(frames, rx);
         tx.send(true).unwrap();
         let body = r.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], OPENING.as_bytes());
+        assert_eq!(&body[..], b"--cameraserviceframe--\r\n");
     }
 }

@@ -443,6 +443,7 @@ impl CameraManager {
         if slot.opens == 0 && slot.users == 0 && !lingering && slot.pipeline.is_some() {
             slot.pipeline = None;
             slot.hub.set_state(HubState::Idle);
+            tracing::info!("camera released: nobody uses it");
         }
     }
 
@@ -557,13 +558,32 @@ impl CameraManager {
         result
     }
 
-    fn restart_if_running(&self, role: Role, slot: &mut Slot) -> Result<()> {
-        if slot.pipeline.take().is_some() {
-            // Frames of the old mode must not be taken for new ones; the hub stays "running" so
-            // watching clients continue.
-            self.ensure_running(role, slot)?;
+    /// Apply a settings change; a running camera renegotiates (watching clients continue, the
+    /// hub stays "running"). If the camera cannot run with the new settings, the old ones are
+    /// restored and the error returned.
+    fn change_settings(
+        &self,
+        role: Role,
+        slot: &mut Slot,
+        change: impl FnOnce(&mut Settings),
+    ) -> Result<()> {
+        let old = slot.settings.clone();
+        change(&mut slot.settings);
+        if slot.pipeline.take().is_none() {
+            return Ok(());
         }
-        Ok(())
+        match self.ensure_running(role, slot) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(%role, "new camera settings failed ({e}); restoring the old ones");
+                slot.settings = old;
+                if let Err(e2) = self.ensure_running(role, slot) {
+                    tracing::error!(%role, "camera does not restart: {e2}");
+                    slot.hub.set_state(HubState::Removed);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn device_of(slot: &Slot, role: Role) -> Result<Arc<dyn CameraDevice>> {
@@ -622,8 +642,7 @@ impl CameraManager {
                     .collect(),
             });
         }
-        slot.settings.size = Some((width, height));
-        self.restart_if_running(role, slot)?;
+        self.change_settings(role, slot, |s| s.size = Some((width, height)))?;
         let m = self.mode_of(slot)?;
         Ok((m.width, m.height))
     }
@@ -660,8 +679,7 @@ impl CameraManager {
                     .collect(),
             });
         }
-        slot.settings.format = Some(format);
-        self.restart_if_running(role, slot)
+        self.change_settings(role, slot, |s| s.format = Some(format))
     }
 
     /// The preview size in use (height follows the capture aspect ratio).
@@ -679,8 +697,7 @@ impl CameraManager {
         let mut inner = self.lock();
         let slot = Self::slot(&mut inner, role);
         Self::device_of(slot, role)?;
-        slot.settings.preview_width = Some(width.max(16));
-        self.restart_if_running(role, slot)?;
+        self.change_settings(role, slot, |s| s.preview_width = Some(width.max(16)))?;
         let m = self.mode_of(slot)?;
         let p = self.preview_of(slot, &m);
         Ok((p.width, p.height))

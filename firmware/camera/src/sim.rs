@@ -258,9 +258,10 @@ impl CameraDevice for SimCamera {
                 } else {
                     "ball"
                 };
+                // The pipeline puts the mode's caps right after this fragment.
                 let out = match mode.format {
                     PixelFormat::Mjpg => "jpegenc quality=85",
-                    PixelFormat::Yuy2 => "video/x-raw,format=YUY2",
+                    PixelFormat::Yuy2 => "identity",
                 };
                 format!(
                     "videotestsrc is-live=true pattern={pattern} background-color=0xff3a4a5a ! \

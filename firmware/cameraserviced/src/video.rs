@@ -503,10 +503,20 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                 let camidx = req.fields().str("camidx").unwrap_or_else(|| "0".into());
                 let f = req.fields();
                 if f.str("action").is_some_and(|a| a.eq_ignore_ascii_case("stop")) {
-                    STOPS.lock().unwrap_or_else(|p| p.into_inner()).push((peer.id(), camidx));
-                    return Ok(Reply::ok());
+                    STOPS
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((peer.id(), camidx.clone()));
+                    return Ok(Reply::ok().with("camidx", camidx));
                 }
-                let fps = f.int("framerate")?.unwrap_or(5).clamp(1, 15) as u64;
+                let fps = f.int("framerate")?.unwrap_or(5);
+                if !(1..=15).contains(&fps) {
+                    return Err(ApiError::invalid(
+                        "framerate",
+                        Text::new("应为 1 到 15", "expected 1 to 15"),
+                    ));
+                }
+                let fps = fps as u64;
                 let w = blocking(move || c.watch(role)).await?;
                 tokio::spawn(async move {
                     let mut frames = Box::pin(frames(w));
