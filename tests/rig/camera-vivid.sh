@@ -8,5 +8,6 @@ REPO=$(cd "$RIG/../.." && pwd)
 BIN=${CAMERASERVICED_BIN:-$REPO/target/debug/cameraserviced}
 [ -x "$BIN" ] || { echo "camera-vivid: daemon not built: $BIN" >&2; exit 2; }
 "$RIG/prepare.sh" >/dev/null || { echo "FAIL rig.prepare"; echo "0 passed, 1 failed"; exit 1; }
-exec "$RIG/run-in-vm.sh" --module 'vivid n_devs=1 node_types=0x1' --timeout "${RIG_CAMERA_TIMEOUT:-480}" \
+exec "$RIG/run-in-vm.sh" --module 'vivid n_devs=1 node_types=0x1' \
+  --module 'v4l2loopback video_nr=10 card_label=rig-loopback exclusive_caps=0 keep_format=1' --timeout "${RIG_CAMERA_TIMEOUT:-480}" \
   --cwd "$REPO" -- /usr/bin/python3 tests/rig/guest/camera_vivid.py "$BIN"

@@ -5,7 +5,9 @@ capture node in the QEMU rig. Runs inside the guest (standard library only).
 Checks: enumeration of formats and sizes, property get/set of brightness, contrast, saturation,
 hue and gain (read back through v4l2-ctl, i.e. the kernel), the gain auto rule, capture of MJPEG
 preview frames, and vivid's `disconnect` control while streaming (the stream ends with the
-removal picture, status goes "no", the device comes back and streams again).
+removal picture, status goes "no", the device comes back and streams again). With a
+v4l2loopback device labelled "rig-loopback" fed MJPG frames, the second camera is a real MJPG
+kernel device: its preview frames must be the camera's JPEG bytes, passed through untouched.
 
 usage: camera_vivid.py DAEMON_BIN
 Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero on any failure.
@@ -44,15 +46,19 @@ def v4l2_get(dev, name):
     return int(out.split(":")[1].strip())
 
 
-def vivid_node():
+def node_named(word):
     for n in sorted(os.listdir("/sys/class/video4linux")):
         try:
             with open(f"/sys/class/video4linux/{n}/name") as f:
-                if "vivid" in f.read().lower():
+                if word in f.read().lower():
                     return "/dev/" + n
         except OSError:
             pass
     return None
+
+
+def vivid_node():
+    return node_named("vivid")
 
 
 class Stream:
@@ -111,6 +117,18 @@ def main():
     if not check("vivid capture node present", dev is not None, os.listdir("/dev")):
         return finish()
     tmp = tempfile.mkdtemp()
+    # An MJPG camera: v4l2loopback fed with one known JPEG, started before the daemon looks.
+    loop = node_named("rig-loopback")
+    feeder, jpeg = None, None
+    if loop:
+        helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers", "mjpeg_feed.py")
+        jpg = os.path.join(tmp, "frame.jpg")
+        subprocess.run([sys.executable, helper, "--write-jpeg", jpg, "--size", "640x480"], check=True,
+                       capture_output=True)
+        jpeg = open(jpg, "rb").read()
+        feeder = subprocess.Popen([sys.executable, helper, loop, "--files", jpg, "--fps", "10",
+                                   "--duration", "600"], stdout=subprocess.DEVNULL)
+        time.sleep(1.5)
     cfg = os.path.join(tmp, "c.toml")
     with open(cfg, "w") as f:
         f.write("[camera]\nscan_interval_seconds = 0.5\nwarmup_frames = 0\nlinger_seconds = 1\n"
@@ -162,6 +180,17 @@ def main():
         g = call("/video=getproperty", {"camidx": "0", "key": "zoom"})
         check("absent control -> settable 1", g.get("code") == "0" and g.get("settable") == "1", g)
 
+        if loop:
+            t = call("/param=get", {"type": "available_video_type", "camidx": "1"})
+            check("v4l2loopback MJPG device is camera 1", t.get("available_video_type") == ["MJPG"], t)
+            s1 = Stream("/video=stream&camidx=1")
+            got = s1.parts(4, 60)
+            s1.close()
+            # v4l2loopback's first buffer may carry leftover bytes after the JPEG's end.
+            check("MJPEG passthrough: preview frames are the camera's JPEG bytes",
+                  len(got) == 4 and all(g == jpeg for g in got[1:]),
+                  [(len(g), g == jpeg) for g in got])
+
         s = Stream()
         frames = s.parts(3, 60)
         check("frames captured from vivid as JPEG",
@@ -186,6 +215,8 @@ def main():
         s.close()
         check("daemon still serving", call("/param=get", {"type": "app_version"})["code"] == "0")
     finally:
+        if feeder:
+            feeder.terminate()
         d.terminate()
         try:
             d.wait(10)
