@@ -321,6 +321,33 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
         return error_response(server, StatusCode::METHOD_NOT_ALLOWED, &e);
     }
 
+    if let Some((h, rest)) = server.table.prefix(req.uri().path()) {
+        let path = percent_encoding::percent_decode_str(&rest)
+            .decode_utf8_lossy()
+            .into_owned();
+        let mut params = serde_json::Map::new();
+        params.insert("path".into(), Value::String(path));
+        let request = ApiRequest {
+            endpoint: crate::request::EndpointKey::new("prefix", ""),
+            params,
+            body: None,
+            transport: Transport::Http { method },
+            peer,
+        };
+        return match run_handler(h, request).await {
+            Ok(Reply::Http(r)) => r,
+            Ok(Reply::Json(j)) => json_response(StatusCode::OK, &j.render(lang)),
+            Err(e) => {
+                let status = match e.kind {
+                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ErrorKind::PathRefused => StatusCode::FORBIDDEN,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                error_response(server, status, &e)
+            }
+        };
+    }
+
     let target = parse_target(req.uri().path(), req.uri().query());
     let Some(endpoint) = target.endpoint.clone() else {
         let what = target

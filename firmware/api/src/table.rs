@@ -113,6 +113,8 @@ struct Route {
 pub struct Table {
     routes: BTreeMap<EndpointKey, Route>,
     ws_names: HashMap<String, EndpointKey>,
+    /// Plain URL prefixes outside the vendor grammar (file downloads), longest first.
+    prefixes: Vec<(String, Handler)>,
 }
 
 impl Default for Table {
@@ -141,6 +143,7 @@ impl Table {
         let mut t = Table {
             routes: BTreeMap::new(),
             ws_names: HashMap::new(),
+            prefixes: Vec::new(),
         };
         for (g, a) in VENDOR_ENDPOINTS {
             let key = EndpointKey::new(g, a);
@@ -220,6 +223,22 @@ impl Table {
             return None;
         }
         self.routes.get(&key).map(|r| (key, r.handler.clone()))
+    }
+
+    /// Serve every GET under a plain path prefix (e.g. "/storage/"): the handler gets the rest of
+    /// the path, percent-decoded, as the parameter `path`.
+    pub fn register_prefix(&mut self, prefix: &str, h: Handler) {
+        self.prefixes.push((prefix.to_string(), h));
+        self.prefixes
+            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    }
+
+    /// The prefix handler for a request path, with the rest of the path.
+    pub fn prefix(&self, path: &str) -> Option<(Handler, String)> {
+        self.prefixes
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+            .map(|(p, h)| (h.clone(), path[p.len()..].to_string()))
     }
 
     /// Endpoints that still answer "not available".

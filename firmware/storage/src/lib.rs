@@ -3,6 +3,7 @@
 //! fsync the directory.
 
 pub mod kv;
+pub mod sandbox;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
