@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --release --quiet -p cameraserviced --bins --examples
 python3 tests/bench/camera_fanout.py target/release/cameraserviced target/release/examples/mjpeg_floor
+cargo build --release --quiet -p imaging --examples
+python3 tests/bench/grab_bench.py target/release/cameraserviced target/release/examples/jpeg_roundtrip
+cargo run --release --quiet -p imaging --example autocrop_quality

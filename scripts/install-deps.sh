@@ -8,10 +8,10 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-tools gstreamer1.0-x
-  libudev-dev
+  libudev-dev libturbojpeg0-dev
   fonts-wqy-zenhei
 )
-PIP_PACKAGES=(pytest requests websocket-client)
+PIP_PACKAGES=(pytest requests websocket-client pillow)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -26,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import pytest, requests, websocket' 2>/dev/null; then
+if ! python3 -c "import pytest, requests, websocket, PIL" 2>/dev/null; then
   echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi

@@ -631,3 +631,69 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
         time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- JPEG headers
+
+
+class JpegInfo:
+    """What the headers of a JPEG say (parsed up to the first SOS)."""
+
+    def __init__(self, width: int, height: int, components: int, sof: int,
+                 jfif: tuple[int, int, int] | None, dqt: dict[int, tuple[int, ...]]):
+        self.width = width
+        self.height = height
+        self.components = components  # 1 = greyscale, 3 = YCbCr
+        self.sof = sof  # SOF marker (0xC0 baseline, 0xC2 progressive ...)
+        self.jfif = jfif  # (units, x density, y density) of the JFIF APP0 segment, None without one
+        self.dqt = dqt  # quantisation tables by id, in the order they are stored
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def __repr__(self) -> str:
+        return f"<JpegInfo {self.width}x{self.height} comps={self.components} jfif={self.jfif}>"
+
+
+def jpeg_info(data: bytes) -> JpegInfo:
+    """Parse a JPEG's markers up to SOS: size, component count, JFIF density, quantisation tables.
+
+    Fails (AssertionError) on anything that is not a well-formed JPEG ending in EOI.
+    """
+    assert data[:2] == b"\xff\xd8", f"not a JPEG (no SOI): {data[:16]!r}"
+    assert data.rstrip(b"\x00")[-2:] == b"\xff\xd9", f"JPEG does not end with EOI: {data[-16:]!r}"
+    i = 2
+    jfif = None
+    dqt: dict[int, tuple[int, ...]] = {}
+    sof = None
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF, f"bad JPEG marker at {i}: {data[i:i + 8]!r}"
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        seg_len = int.from_bytes(data[i + 2:i + 4], "big")
+        seg = data[i + 4:i + 2 + seg_len]
+        if marker == 0xE0 and seg[:5] == b"JFIF\x00" and jfif is None:
+            jfif = (seg[7], int.from_bytes(seg[8:10], "big"), int.from_bytes(seg[10:12], "big"))
+        elif marker == 0xDB:
+            j = 0
+            while j < len(seg):
+                pq, tq = seg[j] >> 4, seg[j] & 0x0F
+                n = 128 if pq else 64
+                body = seg[j + 1:j + 1 + n]
+                dqt[tq] = tuple(body) if not pq else tuple(
+                    int.from_bytes(body[k:k + 2], "big") for k in range(0, n, 2))
+                j += 1 + n
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and sof is None:
+            sof = (marker, int.from_bytes(seg[3:5], "big"), int.from_bytes(seg[1:3], "big"), seg[5])
+        elif marker == 0xDA:
+            break
+        i += 2 + seg_len
+    assert sof is not None, "no SOF marker in JPEG"
+    marker, w, h, comps = sof
+    return JpegInfo(w, h, comps, marker, jfif, dqt)

@@ -260,7 +260,7 @@ impl CameraDevice for SimCamera {
                 };
                 // The pipeline puts the mode's caps right after this fragment.
                 let out = match mode.format {
-                    PixelFormat::Mjpg => "jpegenc quality=85",
+                    PixelFormat::Mjpg => "video/x-raw,format=I420 ! jpegenc quality=85",
                     PixelFormat::Yuy2 => "identity",
                 };
                 format!(
@@ -383,7 +383,8 @@ fn render(scene: &SceneSource) -> Result<Bytes> {
     };
     let (b, c, s, hue) = scene.balance;
     let out = match scene.mode.format {
-        PixelFormat::Mjpg => "jpegenc quality=90",
+        // Like a camera's MJPEG: YCbCr 4:2:0.
+        PixelFormat::Mjpg => "video/x-raw,format=I420 ! jpegenc quality=90",
         PixelFormat::Yuy2 => "video/x-raw,format=YUY2",
     };
     let desc = format!(

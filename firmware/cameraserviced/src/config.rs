@@ -15,6 +15,23 @@ pub struct Config {
     pub cache: CacheConfig,
     pub log: LogConfig,
     pub camera: CameraSection,
+    pub imaging: ImagingSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImagingSection {
+    /// Font for watermarks (TrueType/OpenType, or the first face of a .ttc); must have Chinese
+    /// glyphs. The device ships WenQuanYi Zen Hei.
+    pub font: PathBuf,
+}
+
+impl Default for ImagingSection {
+    fn default() -> Self {
+        ImagingSection {
+            font: PathBuf::from("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +115,11 @@ pub struct DeviceConfig {
 pub struct StorageConfig {
     /// State and storage directory; `--state-dir` overrides it.
     pub state_dir: PathBuf,
+    /// Root of the client file namespace (images, documents); empty = `<state_dir>/storage`.
+    pub root: PathBuf,
+    /// Most bytes kept under the root; over it the oldest generated images are removed first
+    /// (0 = no limit).
+    pub quota_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +168,8 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             state_dir: PathBuf::from("/var/lib/cameraservice"),
+            root: PathBuf::new(),
+            quota_bytes: 1 << 30,
         }
     }
 }

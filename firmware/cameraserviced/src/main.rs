@@ -2,6 +2,7 @@
 //! the protocol table, serves HTTP and WebSocket, talks to systemd.
 
 mod config;
+mod images;
 mod system;
 mod video;
 
@@ -148,6 +149,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cfg: Config, sim: bool) -> Result<(), String> {
+    // Catch SIGTERM/SIGINT before anything can be served, so a stop request is never fatal.
+    let signals = Signals::new().map_err(|e| format!("signal handlers: {e}"))?;
     let language = Language::parse(&cfg.server.language).ok_or_else(|| {
         format!(
             "server.language = {:?}: expected \"zh\" or \"en\"",
@@ -183,6 +186,35 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     video::register(&mut table, &mut params, cams.clone(), stop_rx);
+
+    let root = if cfg.storage.root.as_os_str().is_empty() {
+        state_dir.join("storage")
+    } else {
+        cfg.storage.root.clone()
+    };
+    let store = storage::sandbox::Storage::open(&root, cfg.storage.quota_bytes)
+        .map_err(|e| format!("storage root {}: {e}", root.display()))?;
+    let font = match std::fs::read(&cfg.imaging.font) {
+        Ok(data) => match imaging::watermark::load_font(data) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(font = %cfg.imaging.font.display(), "watermark font unusable: {e}");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(font = %cfg.imaging.font.display(), "no watermark font: {e}");
+            None
+        }
+    };
+    images::register(
+        &mut table,
+        Arc::new(images::Images {
+            cams: cams.clone(),
+            store: Arc::new(store),
+            font,
+        }),
+    );
     params.install(&mut table);
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();
@@ -239,7 +271,7 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         });
     }
 
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     server.shutdown();
@@ -290,13 +322,25 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
     }
 }
 

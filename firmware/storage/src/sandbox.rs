@@ -83,7 +83,9 @@ pub fn normalize(client: &str) -> Result<Vec<String>> {
         match c {
             "" | "." => {}
             ".." => return Err(StoreError::Refused(client.to_string())),
-            c if c.contains('\0') => return Err(StoreError::BadPath(client.to_string())),
+            c if c.contains('\0') || c.len() > 255 => {
+                return Err(StoreError::BadPath(client.to_string()))
+            }
             c => parts.push(c.to_string()),
         }
     }
