@@ -96,6 +96,10 @@ fn main() {
     let dump = std::env::var("AUTOCROP_DUMP").ok();
     let only: Option<String> = std::env::var("AUTOCROP_KIND").ok();
     let dump_all = std::env::var("AUTOCROP_DUMP_ALL").is_ok();
+    let seed_base: u64 = std::env::var("AUTOCROP_SEED_BASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let first_seed: Option<u64> = std::env::var("AUTOCROP_FIRST_SEED")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -113,7 +117,7 @@ fn main() {
         };
         let mut st = Stats::default();
         for i in 0..n {
-            let seed = 1000 + i as u64;
+            let seed = seed_base + i as u64;
             if first_seed.is_some_and(|f| seed < f) {
                 continue;
             }

@@ -4,7 +4,7 @@
 //! `[i, i + 1) x [j, j + 1)`, so its centre is `(i + 0.5, j + 0.5)` and the frame of a
 //! `w x h` image spans `[0, w] x [0, h]`.
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 
 /// A quadrilateral: corners in pixels, top-left, top-right, bottom-right, bottom-left
 /// (clockwise in image coordinates, y pointing down).
@@ -330,29 +330,42 @@ pub fn warp_quad(img: &RgbImage, q: &Quad, out_w: u32, out_h: u32) -> RgbImage {
         return out;
     };
     let m = hm.0;
-    for oy in 0..out_h {
-        let y = oy as f64 + 0.5;
-        // Row-incremental evaluation of the projective map.
-        let mut nx = m[0] * 0.5 + m[1] * y + m[2];
-        let mut ny = m[3] * 0.5 + m[4] * y + m[5];
-        let mut nw = m[6] * 0.5 + m[7] * y + m[8];
-        for ox in 0..out_w {
-            let (sx, sy) = if nw.abs() > 1e-12 {
-                ((nx / nw) as f32, (ny / nw) as f32)
-            } else {
-                (0.0, 0.0)
-            };
-            let c = sample_bilinear(img, sx, sy);
-            out.put_pixel(
-                ox,
-                oy,
-                Rgb([(c[0] + 0.5) as u8, (c[1] + 0.5) as u8, (c[2] + 0.5) as u8]),
-            );
-            nx += m[0];
-            ny += m[3];
-            nw += m[6];
+    // Rows are independent: split them over the available cores.
+    let row_bytes = out_w as usize * 3;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let rows_per = (out_h as usize).div_ceil(threads).max(1);
+    let buf: &mut [u8] = &mut out;
+    std::thread::scope(|sc| {
+        for (part, chunk) in buf.chunks_mut(rows_per * row_bytes).enumerate() {
+            sc.spawn(move || {
+                let first = part * rows_per;
+                for (r, row) in chunk.chunks_mut(row_bytes).enumerate() {
+                    let y = (first + r) as f64 + 0.5;
+                    // Row-incremental evaluation of the projective map.
+                    let mut nx = m[0] * 0.5 + m[1] * y + m[2];
+                    let mut ny = m[3] * 0.5 + m[4] * y + m[5];
+                    let mut nw = m[6] * 0.5 + m[7] * y + m[8];
+                    for px in row.chunks_exact_mut(3) {
+                        let (sx, sy) = if nw.abs() > 1e-12 {
+                            ((nx / nw) as f32, (ny / nw) as f32)
+                        } else {
+                            (0.0, 0.0)
+                        };
+                        let c = sample_bilinear(img, sx, sy);
+                        px[0] = (c[0] + 0.5) as u8;
+                        px[1] = (c[1] + 0.5) as u8;
+                        px[2] = (c[2] + 0.5) as u8;
+                        nx += m[0];
+                        ny += m[3];
+                        nw += m[6];
+                    }
+                }
+            });
         }
-    }
+    });
     out
 }
 

@@ -955,7 +955,7 @@ impl Mat {
         };
         Mat {
             base,
-            tex_amp: rng.range(0.01, 0.08),
+            tex_amp: rng.range(0.01, 0.05),
             fine: (
                 rng.range(1.0, 4.0),
                 if rng.chance(0.6) {
