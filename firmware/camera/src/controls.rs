@@ -140,6 +140,20 @@ pub struct ControlInfo {
     pub read_only: bool,
 }
 
+impl ControlInfo {
+    /// A writable control with step 1.
+    pub const fn simple(id: u32, min: i64, max: i64, default: i64) -> ControlInfo {
+        ControlInfo {
+            id,
+            min,
+            max,
+            step: 1,
+            default,
+            read_only: false,
+        }
+    }
+}
+
 /// Access to a device's controls (V4L2 ioctls, or the simulated camera's table).
 pub trait ControlAccess: Send + Sync {
     fn query(&self, id: u32) -> Option<ControlInfo>;
@@ -258,25 +272,17 @@ mod tests {
         }
     }
 
-    fn ci(id: u32, min: i64, max: i64, default: i64) -> ControlInfo {
-        ControlInfo {
-            id,
-            min,
-            max,
-            step: 1,
-            default,
-            read_only: false,
-        }
-    }
-
     fn fake() -> Fake {
         let mut info = HashMap::new();
-        info.insert(cid::CONTRAST, ci(cid::CONTRAST, 0, 64, 32));
+        info.insert(cid::CONTRAST, ControlInfo::simple(cid::CONTRAST, 0, 64, 32));
         info.insert(
             cid::EXPOSURE_ABSOLUTE,
-            ci(cid::EXPOSURE_ABSOLUTE, 3, 2047, 250),
+            ControlInfo::simple(cid::EXPOSURE_ABSOLUTE, 3, 2047, 250),
         );
-        info.insert(cid::EXPOSURE_AUTO, ci(cid::EXPOSURE_AUTO, 0, 3, 3));
+        info.insert(
+            cid::EXPOSURE_AUTO,
+            ControlInfo::simple(cid::EXPOSURE_AUTO, 0, 3, 3),
+        );
         let values = [
             (cid::CONTRAST, 10),
             (cid::EXPOSURE_ABSOLUTE, 100),

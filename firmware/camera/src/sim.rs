@@ -95,17 +95,7 @@ fn size(width: u32, height: u32, fps: &[f64]) -> SizeInfo {
 }
 
 fn ctl(id: u32, min: i64, max: i64, default: i64) -> (u32, ControlInfo) {
-    (
-        id,
-        ControlInfo {
-            id,
-            min,
-            max,
-            step: 1,
-            default,
-            read_only: false,
-        },
-    )
+    (id, ControlInfo::simple(id, min, max, default))
 }
 
 impl SimCamera {
