@@ -502,11 +502,11 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                 let role = role_of(&req)?;
                 let camidx = req.fields().str("camidx").unwrap_or_else(|| "0".into());
                 let f = req.fields();
+                let key = (peer.id(), camidx.clone());
                 if f.str("action").is_some_and(|a| a.eq_ignore_ascii_case("stop")) {
-                    STOPS
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((peer.id(), camidx.clone()));
+                    if let Some(stop) = ws_streams().remove(&key) {
+                        stop.notify_one();
+                    }
                     return Ok(Reply::ok().with("camidx", camidx));
                 }
                 let fps = f.int("framerate")?.unwrap_or(5);
@@ -518,6 +518,11 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                 }
                 let fps = fps as u64;
                 let w = blocking(move || c.watch(role)).await?;
+                // One stream per connection and camera: a new start replaces the old one.
+                let stop = Arc::new(tokio::sync::Notify::new());
+                if let Some(old) = ws_streams().insert(key.clone(), stop.clone()) {
+                    old.notify_one();
+                }
                 tokio::spawn(async move {
                     let mut frames = Box::pin(frames(w));
                     let period = Duration::from_millis(1000 / fps);
@@ -527,11 +532,9 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                         let next = tokio::select! {
                             f = frames.next() => f,
                             _ = peer.closed() => None,
+                            _ = stop.notified() => None,
                         };
                         let Some(jpeg) = next else { break };
-                        if take_stop(peer.id(), &camidx) {
-                            break;
-                        }
                         if last.elapsed() < period || !peer.has_room() {
                             continue;
                         }
@@ -542,6 +545,10 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                             break;
                         }
                     }
+                    let mut streams = ws_streams();
+                    if streams.get(&key).is_some_and(|s| Arc::ptr_eq(s, &stop)) {
+                        streams.remove(&key);
+                    }
                 });
                 Ok(Reply::ok().with("camidx", Value::String(req.fields().str("camidx").unwrap_or_else(|| "0".into()))))
             }
@@ -549,14 +556,17 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
     );
 }
 
-/// Pending `video_stream` stop requests: (connection id, camidx).
-static STOPS: std::sync::Mutex<Vec<(u64, String)>> = std::sync::Mutex::new(Vec::new());
+type StreamKey = (u64, String);
 
-fn take_stop(id: u64, camidx: &str) -> bool {
-    let mut s = STOPS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(i) = s.iter().position(|(p, c)| *p == id && c == camidx) {
-        s.remove(i);
-        return true;
-    }
-    false
+/// Running `video_stream` pushes by (connection id, camidx), to stop them.
+fn ws_streams(
+) -> std::sync::MutexGuard<'static, std::collections::HashMap<StreamKey, Arc<tokio::sync::Notify>>>
+{
+    static STREAMS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<StreamKey, Arc<tokio::sync::Notify>>>,
+    > = std::sync::OnceLock::new();
+    STREAMS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
