@@ -56,6 +56,9 @@ impl DocHint {
 const MIN_AREA_FRAC: f32 = 0.01;
 /// Quads larger than this share of the frame are the frame itself.
 const MAX_AREA_FRAC: f32 = 0.93;
+/// Share of an object's outline (mean over its four sides) that must show a straight
+/// colour step at full resolution.
+const MIN_EDGE_SUPPORT: f32 = 0.55;
 /// Flat regions smaller than this (working pixels) are too small to judge.
 const MIN_REGION: u32 = 25;
 /// Flat regions thinner than this (2 x area / perimeter, working pixels) are the crest
@@ -78,9 +81,14 @@ pub fn find_objects(img: &RgbImage, hint: DocHint) -> Vec<Quad> {
     for coarse_w in &seg.objects {
         let coarse = snap_to_frame(&coarse_w.scale(kf, kf), fw as f32, fh as f32, kf);
         let m_in = interior_colour(&smooth, &seg.bg, coarse_w);
-        let q = refine(img, &seg.bg, kf, &coarse, m_in, hint).unwrap_or(coarse);
+        let (q, support) = refine(img, &seg.bg, kf, &coarse, m_in, hint).unwrap_or((coarse, 0.0));
         let a = q.area();
-        if a < MIN_AREA_FRAC * frame_area || a > MAX_AREA_FRAC * frame_area {
+        // A real object shows a straight step along most of its outline; a blob of
+        // mat (texture, a grid patch) does not.
+        if support < MIN_EDGE_SUPPORT
+            || a < MIN_AREA_FRAC * frame_area
+            || a > MAX_AREA_FRAC * frame_area
+        {
             continue;
         }
         out.push(q);
@@ -161,29 +169,30 @@ fn downscale(img: &RgbImage, k: usize) -> Planar {
     let h = fh / k;
     let mut out = Planar::new(w, h);
     let raw = img.as_raw();
-    let mut acc = vec![0u32; w * 3];
+    let used = w * k * 3;
+    // Column sums over the k rows of a block row (vectorises), then k columns at once.
+    let mut cols = vec![0u32; used];
     let norm = 1.0 / (k * k) as f32;
     for y in 0..h {
-        acc.iter_mut().for_each(|v| *v = 0);
+        cols.iter_mut().for_each(|v| *v = 0);
         for yy in y * k..y * k + k {
-            let row = &raw[yy * fw * 3..yy * fw * 3 + w * k * 3];
-            for (x, block) in row.chunks_exact(k * 3).enumerate() {
-                let (mut r, mut g, mut b) = (0u32, 0u32, 0u32);
-                for p in block.chunks_exact(3) {
-                    r += p[0] as u32;
-                    g += p[1] as u32;
-                    b += p[2] as u32;
-                }
-                acc[x * 3] += r;
-                acc[x * 3 + 1] += g;
-                acc[x * 3 + 2] += b;
+            let row = &raw[yy * fw * 3..yy * fw * 3 + used];
+            for (c, &v) in cols.iter_mut().zip(row) {
+                *c += v as u32;
             }
         }
         for x in 0..w {
+            let block = &cols[x * k * 3..(x + 1) * k * 3];
+            let mut acc = [0u32; 3];
+            for p in block.chunks_exact(3) {
+                acc[0] += p[0];
+                acc[1] += p[1];
+                acc[2] += p[2];
+            }
             let i = y * w + x;
-            out.c[0][i] = acc[x * 3] as f32 * norm;
-            out.c[1][i] = acc[x * 3 + 1] as f32 * norm;
-            out.c[2][i] = acc[x * 3 + 2] as f32 * norm;
+            out.c[0][i] = acc[0] as f32 * norm;
+            out.c[1][i] = acc[1] as f32 * norm;
+            out.c[2][i] = acc[2] as f32 * norm;
         }
     }
     out
@@ -194,31 +203,40 @@ fn blur5(src: &Planar) -> Planar {
     let (w, h) = (src.w, src.h);
     let mut out = Planar::new(w, h);
     let mut tmp = vec![0.0f32; w * h];
-    const K: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
+    let cl = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
     for c in 0..3 {
         let s = &src.c[c];
         for y in 0..h {
             let row = &s[y * w..(y + 1) * w];
             let o = &mut tmp[y * w..(y + 1) * w];
             for x in 0..w {
-                let mut acc = 0.0;
-                for (j, kv) in K.iter().enumerate() {
-                    let xx = (x + j).saturating_sub(2).min(w - 1);
-                    acc += kv * row[xx];
-                }
-                o[x] = acc;
+                let xi = x as isize;
+                o[x] = if x >= 2 && x + 2 < w {
+                    (row[x - 2] + row[x + 2] + 4.0 * (row[x - 1] + row[x + 1]) + 6.0 * row[x])
+                        * (1.0 / 16.0)
+                } else {
+                    (row[cl(xi - 2, w)]
+                        + row[cl(xi + 2, w)]
+                        + 4.0 * (row[cl(xi - 1, w)] + row[cl(xi + 1, w)])
+                        + 6.0 * row[x])
+                        * (1.0 / 16.0)
+                };
             }
         }
         let o = &mut out.c[c];
         for y in 0..h {
-            let rows: [usize; 5] =
-                [0, 1, 2, 3, 4].map(|j| (y + j).saturating_sub(2).min(h - 1) * w);
+            let yi = y as isize;
+            let r = [-2isize, -1, 0, 1, 2].map(|d| cl(yi + d, h) * w);
+            let (r0, r1, r2, r3, r4) = (
+                &tmp[r[0]..r[0] + w],
+                &tmp[r[1]..r[1] + w],
+                &tmp[r[2]..r[2] + w],
+                &tmp[r[3]..r[3] + w],
+                &tmp[r[4]..r[4] + w],
+            );
+            let orow = &mut o[y * w..(y + 1) * w];
             for x in 0..w {
-                let mut acc = 0.0;
-                for (j, kv) in K.iter().enumerate() {
-                    acc += kv * tmp[rows[j] + x];
-                }
-                o[y * w + x] = acc;
+                orow[x] = (r0[x] + r4[x] + 4.0 * (r1[x] + r3[x]) + 6.0 * r2[x]) * (1.0 / 16.0);
             }
         }
     }
@@ -337,29 +355,51 @@ fn median(v: &mut [f32]) -> f32 {
 fn label(mask: &[bool], w: usize, h: usize, conn8: bool) -> (Vec<u32>, usize) {
     let mut lab = vec![0u32; w * h];
     let mut n = 0u32;
-    let mut stack: Vec<usize> = Vec::new();
+    let mut stack: Vec<u32> = Vec::new();
     for start in 0..w * h {
         if !mask[start] || lab[start] != 0 {
             continue;
         }
         n += 1;
         lab[start] = n;
-        stack.push(start);
+        stack.push(start as u32);
         while let Some(i) = stack.pop() {
+            let i = i as usize;
             let x = i % w;
-            let y = i / w;
-            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
-            for yy in y0..=y1 {
-                for xx in x0..=x1 {
-                    if !conn8 && xx != x && yy != y {
-                        continue;
-                    }
-                    let j = yy * w + xx;
-                    if mask[j] && lab[j] == 0 {
-                        lab[j] = n;
-                        stack.push(j);
-                    }
+            let has_l = x > 0;
+            let has_r = x + 1 < w;
+            let has_u = i >= w;
+            let has_d = i + w < w * h;
+            let mut visit = |j: usize| {
+                if mask[j] && lab[j] == 0 {
+                    lab[j] = n;
+                    stack.push(j as u32);
+                }
+            };
+            if has_l {
+                visit(i - 1);
+            }
+            if has_r {
+                visit(i + 1);
+            }
+            if has_u {
+                visit(i - w);
+            }
+            if has_d {
+                visit(i + w);
+            }
+            if conn8 {
+                if has_u && has_l {
+                    visit(i - w - 1);
+                }
+                if has_u && has_r {
+                    visit(i - w + 1);
+                }
+                if has_d && has_l {
+                    visit(i + w - 1);
+                }
+                if has_d && has_r {
+                    visit(i + w + 1);
                 }
             }
         }
@@ -373,28 +413,44 @@ fn label(mask: &[bool], w: usize, h: usize, conn8: bool) -> (Vec<u32>, usize) {
 
 /// Dilation with a (2r+1)^2 square; outside the frame counts as empty.
 fn binary_dilate(m: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
+    // Horizontal pass with a running count along each row.
     let mut tmp = vec![false; w * h];
-    let mut pre = vec![0u32; w.max(h) + 1];
     for y in 0..h {
         let row = &m[y * w..(y + 1) * w];
+        let out = &mut tmp[y * w..(y + 1) * w];
+        let mut cnt: u32 = row[..r.min(w)].iter().map(|&v| v as u32).sum();
         for x in 0..w {
-            pre[x + 1] = pre[x] + row[x] as u32;
-        }
-        for x in 0..w {
-            let lo = x.saturating_sub(r);
-            let hi = (x + r + 1).min(w);
-            tmp[y * w + x] = pre[hi] > pre[lo];
+            if x + r < w {
+                cnt += row[x + r] as u32;
+            }
+            if x > r {
+                cnt -= row[x - r - 1] as u32;
+            }
+            out[x] = cnt > 0;
         }
     }
+    // Vertical pass with running counts per column, row by row.
     let mut out = vec![false; w * h];
-    for x in 0..w {
-        for y in 0..h {
-            pre[y + 1] = pre[y] + tmp[y * w + x] as u32;
+    let mut cnt = vec![0u32; w];
+    for y in 0..r.min(h) {
+        for (c, &v) in cnt.iter_mut().zip(&tmp[y * w..(y + 1) * w]) {
+            *c += v as u32;
         }
-        for y in 0..h {
-            let lo = y.saturating_sub(r);
-            let hi = (y + r + 1).min(h);
-            out[y * w + x] = pre[hi] > pre[lo];
+    }
+    for y in 0..h {
+        if y + r < h {
+            for (c, &v) in cnt.iter_mut().zip(&tmp[(y + r) * w..(y + r + 1) * w]) {
+                *c += v as u32;
+            }
+        }
+        if y > r {
+            let yy = y - r - 1;
+            for (c, &v) in cnt.iter_mut().zip(&tmp[yy * w..(yy + 1) * w]) {
+                *c -= v as u32;
+            }
+        }
+        for (o, &c) in out[y * w..(y + 1) * w].iter_mut().zip(&cnt) {
+            *o = c > 0;
         }
     }
     out
@@ -457,9 +513,9 @@ fn segment(s: &Planar) -> Segmentation {
     let mut sample: Vec<f32> = g.iter().step_by(3).copied().collect();
     let thr = (3.0 * median(&mut sample)).clamp(2.0, 4.5);
     let ridges = hysteresis_ridges(&g, &dir, w, h, (0.45 * thr).max(1.5), thr);
-    let edge: Vec<bool> = (0..n).map(|i| g[i] >= thr || ridges[i]).collect();
-    let edge = binary_dilate(&edge, w, h, 1);
-    let flat: Vec<bool> = edge.iter().map(|&e| !e).collect();
+    let strong: Vec<bool> = g.iter().map(|&v| v >= thr).collect();
+    let strong = binary_dilate(&strong, w, h, 1);
+    let flat: Vec<bool> = (0..n).map(|i| !strong[i] && !ridges[i]).collect();
 
     // Flat regions; specks and line crests count as edges.
     let (mut lab, nlab) = label(&flat, w, h, false);
@@ -536,27 +592,7 @@ fn segment(s: &Planar) -> Segmentation {
         .collect();
     let tc0 = (3.0 * median(&mut res)).max(8.0);
 
-    if std::env::var("DETECT_DEBUG").is_ok() {
-        // DBG
-        let mut hist = [0usize; 16]; // DBG
-        for c in &adj {
-            if count[c.a] < 400 && count[c.b] < 400 {
-                hist[((dist3(c.ca, c.cb) / 2.0) as usize).min(15)] += 1;
-            }
-        } // DBG
-        eprintln!(
-            "cell contacts hist {:?} tc0 {tc0} main {main} count {}",
-            hist, count[main]
-        ); // DBG
-        for c in adj
-            .iter()
-            .filter(|c| count[c.a] < 400 && count[c.b] < 400 && dist3(c.ca, c.cb) > 10.0)
-            .take(5)
-        {
-            eprintln!("  {:?} {:?} n {} {}", c.ca, c.cb, count[c.a], count[c.b]);
-        } // DBG
-    } // DBG
-      // Flood the mat over contacts whose two sides look alike.
+    // Flood the mat over contacts whose two sides look alike.
     let mut stack = vec![main];
     while let Some(m) = stack.pop() {
         for &ci in &nbrs[m] {
@@ -588,8 +624,8 @@ fn segment(s: &Planar) -> Segmentation {
         tc = tc0.max(3.0 * median(&mut res));
         let mut sum_s = vec![[0.0f64; 3]; nlab + 1];
         let mut sum_b = vec![[0.0f64; 3]; nlab + 1];
-        for i in 0..n {
-            let l = lab[i] as usize;
+        for (i, &l) in lab.iter().enumerate() {
+            let l = l as usize;
             if l == 0 || is_mat[l] {
                 continue;
             }
@@ -635,13 +671,19 @@ fn segment(s: &Planar) -> Segmentation {
             !neutral_darker(p, b) && dist3(p, b) > tc
         })
         .collect();
-    let obj = binary_open(&binary_close(&cand, w, h, 2), w, h, 2);
-    debug_dump(s, &obj, &lab, &full, &is_mat, thr, tc); // DBG
+    let closed = binary_close(&cand, w, h, 2);
+    // The closing may only add pixels on a steep edge (a transition inside an object),
+    // not the calmer middle of a narrow gap between two objects.
+    let closed: Vec<bool> = (0..n)
+        .map(|i| cand[i] || (closed[i] && g[i] >= thr))
+        .collect();
+    let obj = binary_open(&closed, w, h, 2);
 
     // Object components with holes filled, then cut thin bridges to junk again.
     let obj = fill_holes(&obj, w, h);
     let obj = binary_open(&obj, w, h, 2);
-    let (olab, nobj) = label(&obj, w, h, false);
+    let (mut olab, mut nobj) = label(&obj, w, h, false);
+    split_necks(&mut olab, &mut nobj, w, h);
 
     let frame = (w * h) as f32;
     let mut area = vec![0u32; nobj + 1];
@@ -705,36 +747,115 @@ fn segment(s: &Planar) -> Segmentation {
     Segmentation { bg, objects }
 }
 
-// DBG-BEGIN
-#[allow(clippy::too_many_arguments)]
-fn debug_dump(
-    s: &Planar,
-    obj: &[bool],
-    lab: &[u32],
-    full: &[u32],
-    is_mat: &[bool],
-    thr: f32,
-    tc: f32,
-) {
-    let Ok(p) = std::env::var("DETECT_DEBUG") else {
-        return;
-    };
-    let (w, h) = (s.w, s.h);
-    let mut im = RgbImage::new(w as u32, h as u32);
-    for i in 0..w * h {
-        let v = if obj[i] { 200u8 } else { 40 };
-        let b = if lab[i] == 0 { 60u8 } else { 0 };
-        let m = if is_mat[full[i] as usize] { 80u8 } else { 0 };
-        im.put_pixel(
-            (i % w) as u32,
-            (i / w) as u32,
-            image::Rgb([v, v.saturating_add(m), v.saturating_add(b)]),
-        );
+/// Two objects lying close together can merge through a narrow bridge. A component
+/// that fills its quad poorly is eroded; if it falls apart into several sizeable
+/// pieces, its pixels are shared out among them (nearest piece, within the component).
+fn split_necks(olab: &mut [u32], nobj: &mut usize, w: usize, h: usize) {
+    let frame = (w * h) as f32;
+    let n0 = *nobj;
+    let mut bbox = vec![(usize::MAX, usize::MAX, 0usize, 0usize); n0 + 1];
+    let mut area = vec![0u32; n0 + 1];
+    let mut pts: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n0 + 1];
+    for y in 0..h {
+        for x in 0..w {
+            let l = olab[y * w + x] as usize;
+            if l == 0 {
+                continue;
+            }
+            area[l] += 1;
+            let b = &mut bbox[l];
+            *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+            if x == 0
+                || olab[y * w + x - 1] as usize != l
+                || x + 1 == w
+                || olab[y * w + x + 1] as usize != l
+            {
+                let (xf, yf) = (x as f64, y as f64);
+                pts[l].extend_from_slice(&[
+                    (xf, yf),
+                    (xf + 1.0, yf),
+                    (xf, yf + 1.0),
+                    (xf + 1.0, yf + 1.0),
+                ]);
+            }
+        }
     }
-    let _ = im.save(&p);
-    eprintln!("thr {thr} tc {tc}");
+    for l in 1..=n0 {
+        if (area[l] as f32) < 0.02 * frame {
+            continue;
+        }
+        let Some(q) = reduce_to_quad(convex_hull(&pts[l])) else {
+            continue;
+        };
+        let qa = Quad::ordered(q.map(|(x, y)| (x as f32, y as f32))).area();
+        if qa <= 0.0 || area[l] as f32 / qa >= 0.92 {
+            continue;
+        }
+        // Crop with a margin of empty pixels, erode, look for pieces.
+        let (bx0, by0, bx1, by1) = bbox[l];
+        let pad = 4;
+        let (cw, ch) = (bx1 - bx0 + 1 + 2 * pad, by1 - by0 + 1 + 2 * pad);
+        let mut crop = vec![false; cw * ch];
+        for y in by0..=by1 {
+            for x in bx0..=bx1 {
+                crop[(y - by0 + pad) * cw + (x - bx0 + pad)] = olab[y * w + x] as usize == l;
+            }
+        }
+        for r in [2usize, 3, 4] {
+            let er = binary_erode(&crop, cw, ch, r);
+            let (plab, np) = label(&er, cw, ch, false);
+            let mut parea = vec![0u32; np + 1];
+            for &p in &plab {
+                parea[p as usize] += 1;
+            }
+            let big: Vec<usize> = (1..=np)
+                .filter(|&p| parea[p] as f32 >= 0.004 * frame)
+                .collect();
+            if big.len() < 2 {
+                continue;
+            }
+            // Grow the pieces back inside the component (breadth first).
+            let mut owner = vec![0u32; cw * ch];
+            let mut queue = std::collections::VecDeque::new();
+            for (i, &p) in plab.iter().enumerate() {
+                if let Some(k) = big.iter().position(|&b| b == p as usize) {
+                    owner[i] = k as u32 + 1;
+                    queue.push_back(i);
+                }
+            }
+            while let Some(i) = queue.pop_front() {
+                let (x, y) = (i % cw, i / cw);
+                let nb = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < cw).then(|| i + 1),
+                    (y > 0).then(|| i - cw),
+                    (y + 1 < ch).then(|| i + cw),
+                ];
+                for j in nb.into_iter().flatten() {
+                    if crop[j] && owner[j] == 0 {
+                        owner[j] = owner[i];
+                        queue.push_back(j);
+                    }
+                }
+            }
+            let base = *nobj as u32;
+            for y in by0..=by1 {
+                for x in bx0..=bx1 {
+                    let o = owner[(y - by0 + pad) * cw + (x - bx0 + pad)];
+                    if olab[y * w + x] as usize == l {
+                        olab[y * w + x] = match o {
+                            0 => 0,
+                            1 => l as u32,
+                            k => base + k - 1,
+                        };
+                    }
+                }
+            }
+            *nobj += big.len() - 1;
+            break;
+        }
+    }
 }
-// DBG-END
 
 /// Fills the holes of every component of `m` (background parts not connected to the
 /// frame border).
@@ -863,8 +984,8 @@ fn background(s: &Planar, lab: &[u32], is_mat: &[bool]) -> Planar {
                 for x in (x0..x1).step_by(2) {
                     let i = y * w + x;
                     if is(i) {
-                        for c in 0..3 {
-                            buf[c].push(s.c[c][i]);
+                        for (b, ch) in buf.iter_mut().zip(&s.c) {
+                            b.push(ch[i]);
                         }
                     }
                 }
@@ -884,16 +1005,16 @@ fn background(s: &Planar, lab: &[u32], is_mat: &[bool]) -> Planar {
         for y in 0..h {
             for x in 0..w {
                 if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-                    for c in 0..3 {
-                        ring[c].push(s.c[c][y * w + x]);
+                    for (r, ch) in ring.iter_mut().zip(&s.c) {
+                        r.push(ch[y * w + x]);
                     }
                 }
             }
         }
-        let m = [0, 1, 2].map(|c| median(&mut ring[c]));
         let mut out = Planar::new(w, h);
-        for c in 0..3 {
-            out.c[c].iter_mut().for_each(|v| *v = m[c]);
+        for (ch, r) in out.c.iter_mut().zip(ring.iter_mut()) {
+            let m = median(r);
+            ch.iter_mut().for_each(|v| *v = m);
         }
         return out;
     }
@@ -1478,8 +1599,9 @@ fn refine(
     coarse: &Quad,
     m_in: [f32; 3],
     hint: DocHint,
-) -> Option<Quad> {
+) -> Option<(Quad, f32)> {
     let (fw, fh) = (img.width() as f32, img.height() as f32);
+    let mut support = [0.0f32; 4];
     let d_obj = [m_in[0] - 1.0, m_in[1] - 1.0, m_in[2] - 1.0];
     let p = coarse.0;
     let (cx, cy) = coarse.centroid();
@@ -1505,6 +1627,7 @@ fn refine(
             || (a.0 >= fw - tol_frame && b.0 >= fw - tol_frame)
             || (a.1 >= fh - tol_frame && b.1 >= fh - tol_frame);
         if on_frame {
+            support[e] = 1.0;
             continue;
         }
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
@@ -1555,9 +1678,10 @@ fn refine(
         if let Some(c) = cands
             .iter()
             .filter(|c| c.1 * 10 >= best_inl * 6)
-            .min_by(|a, b| a.2.partial_cmp(&b.2).unwrap_or(std::cmp::Ordering::Equal))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
         {
             lines[e] = c.0;
+            support[e] = c.1 as f32 / pr.base.len().max(1) as f32;
         }
     }
     let mut corners = [(0.0f32, 0.0f32); 4];
@@ -1575,5 +1699,5 @@ fn refine(
     if !q.is_convex() {
         return None;
     }
-    Some(q)
+    Some((q, support.iter().sum::<f32>() / 4.0))
 }

@@ -2,10 +2,6 @@
 //! detection and perspective correction, the vendor's processing options, colour modes,
 //! watermarks, JPEG with DPI under a size cap, merging.
 
-// The detector and the scene generator index pixel rows in loops; one generator field is kept for
-// scenes not yet written. To be tidied (tracked in the image issue).
-#![allow(clippy::needless_range_loop, dead_code)]
-
 pub mod codec;
 pub mod detect;
 pub mod geometry;

@@ -1076,7 +1076,6 @@ struct Builder<'a> {
     width: u32,
     height: u32,
     mat_col: Col,
-    mat_tone: MatTone,
     colour_pages: bool,
 }
 
@@ -1367,7 +1366,6 @@ pub fn generate(seed: u64, kind: SceneKind, width: u32, height: u32) -> Scene {
         width,
         height,
         mat_col: [0.0; 3],
-        mat_tone,
         colour_pages,
     };
     let extent = b.mat_extent();
