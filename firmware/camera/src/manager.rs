@@ -20,6 +20,39 @@ use crate::sim::{SimCamera, SimKind};
 use crate::types::{CamError, Mode, PixelFormat, Result, Role};
 use crate::v4l2::{video_nodes, V4l2Camera};
 
+/// Block the calling (non-async) thread until either watched value changes or the deadline
+/// passes; false on time-out. Woken by the senders themselves, so a grab sees its frame (or
+/// the camera's removal) at once.
+fn wait_changed<T, U>(
+    rx: &mut tokio::sync::watch::Receiver<T>,
+    other: &mut tokio::sync::watch::Receiver<U>,
+    deadline: Instant,
+) -> bool {
+    use std::future::Future;
+    use std::task::{Context, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(rx.changed());
+    let mut fut2 = std::pin::pin!(other.changed());
+    loop {
+        // Ready (also for a closed channel): the caller looks at the frame and the state again.
+        if fut.as_mut().poll(&mut cx).is_ready() || fut2.as_mut().poll(&mut cx).is_ready() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
 /// How long a node that is not a camera is left alone before it is probed again.
 const REPROBE: Duration = Duration::from_secs(30);
 
@@ -536,6 +569,7 @@ impl CameraManager {
             (slot.hub.clone(), after)
         };
         let mut rx = hub.watch_full();
+        let mut state_rx = hub.watch_state();
         let deadline = Instant::now() + self.cfg.frame_timeout;
         let result = loop {
             if let Some(f) = rx.borrow_and_update().as_ref() {
@@ -546,10 +580,9 @@ impl CameraManager {
             if hub.state() != HubState::Running {
                 break Err(CamError::NotConnected(role));
             }
-            if Instant::now() >= deadline {
+            if !wait_changed(&mut rx, &mut state_rx, deadline) {
                 break Err(CamError::NoFrames(role));
             }
-            std::thread::sleep(Duration::from_millis(5));
         };
         let mut inner = self.lock();
         let slot = Self::slot(&mut inner, role);

@@ -482,9 +482,12 @@ fn v15(ctx: &Images, req: &ApiRequest, pic: Picture) -> Result<Reply, ApiError> 
             return images_reply(&ctx.store, vec![j], make_uuid);
         }
     }
-    let img = pic.pixels()?;
-    let jpegs =
-        process::process(img, &opts, font_for(&ctx.font, &wm)?, &store_opts).map_err(img_error)?;
+    let font = font_for(&ctx.font, &wm)?;
+    let jpegs = match pic {
+        Picture::Jpeg(j) => process::process_jpeg(&j, &opts, font, &store_opts),
+        Picture::Pixels(img) => process::process(img, &opts, font, &store_opts),
+    }
+    .map_err(img_error)?;
     images_reply(&ctx.store, jpegs, make_uuid)
 }
 

@@ -10,7 +10,9 @@
 //! Environment (all optional): `AUTOCROP_N` images per kind (default 22; the
 //! multi-object kind gets 40 by default), `AUTOCROP_SIZE` as `WxH` (default 1296x972),
 //! `AUTOCROP_DUMP` a directory where failing shots (IoU < 0.95 or wrong count) are
-//! written as PNG with the truth in green and the detection in red.
+//! written as PNG with the truth in green and the detection in red; `AUTOCROP_JPEG` set: each
+//! shot is JPEG-encoded (quality 90) and found the way a camera frame is (scaled decode for the
+//! first stage beside the full decode; the times then include decoding).
 
 use imaging::detect::find_objects;
 use imaging::geometry::Quad;
@@ -94,6 +96,7 @@ fn main() {
         })
         .unwrap_or((1296u32, 972u32));
     let dump = std::env::var("AUTOCROP_DUMP").ok();
+    let via_jpeg = std::env::var("AUTOCROP_JPEG").is_ok();
     let only: Option<String> = std::env::var("AUTOCROP_KIND").ok();
     let dump_all = std::env::var("AUTOCROP_DUMP_ALL").is_ok();
     let seed_base: u64 = std::env::var("AUTOCROP_SEED_BASE")
@@ -122,8 +125,19 @@ fn main() {
                 continue;
             }
             let scene = generate(seed, kind, w, h);
+            let jpeg = via_jpeg.then(|| {
+                imaging::codec::encode_jpeg(&scene.image, 90, (200, 200)).expect("encode")
+            });
             let t0 = Instant::now();
-            let det = find_objects(&scene.image, scene.hint);
+            let det = match &jpeg {
+                Some(j) => {
+                    let scale = imaging::detect::preview_scale(w, h);
+                    imaging::process::decode_and_find(j, scale, scene.hint)
+                        .expect("decode")
+                        .1
+                }
+                None => find_objects(&scene.image, scene.hint),
+            };
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
             st.ms_sum += ms;
             st.ms_max = st.ms_max.max(ms);

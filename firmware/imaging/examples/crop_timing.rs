@@ -19,6 +19,9 @@ fn main() {
         det += t.elapsed().as_secs_f64();
         let q = quads.first().copied().expect("a page");
         let (w, h) = q.output_size();
+        if std::env::var("SZ").is_ok() {
+            eprintln!("{w}x{h}");
+        }
         let t = Instant::now();
         let out = warp_quad(&img, &q, w, h);
         warp += t.elapsed().as_secs_f64();

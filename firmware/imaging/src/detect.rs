@@ -67,20 +67,62 @@ const MIN_THICKNESS: f32 = 2.5;
 
 /// Every object lying on the base mat, largest first (empty when none is found).
 pub fn find_objects(img: &RgbImage, hint: DocHint) -> Vec<Quad> {
-    let (fw, fh) = img.dimensions();
-    if fw < 32 || fh < 32 {
-        return Vec::new();
+    match coarse(img, 1, img.width(), img.height()) {
+        Some(c) => refine_objects(img, &c, hint),
+        None => Vec::new(),
     }
-    let k = work_factor(fw, fh);
-    let work = downscale(img, k);
+}
+
+/// The first stage of [`find_objects`]: segmentation of a small working copy. It needs only a
+/// reduced picture, so a caller holding a JPEG can run it on a DCT-scaled decode while the
+/// full-size decode runs beside it ([`preview_scale`] says which reduction fits).
+pub struct Coarse {
+    k: usize,
+    smooth: Planar,
+    seg: Segmentation,
+}
+
+/// The reduction (1 or 2) a preview for [`coarse`] may have for a `w x h` frame.
+pub fn preview_scale(w: u32, h: u32) -> usize {
+    if work_factor(w, h).is_multiple_of(2) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Segment `small`, a copy of a `full_w x full_h` frame reduced by `scale` (1 or the value of
+/// [`preview_scale`]; dimensions rounded up, as libjpeg-turbo's scaled decode gives them).
+/// None for frames too small to hold a document or a preview that does not fit.
+pub fn coarse(small: &RgbImage, scale: usize, full_w: u32, full_h: u32) -> Option<Coarse> {
+    if full_w < 32 || full_h < 32 || scale == 0 {
+        return None;
+    }
+    let k = work_factor(full_w, full_h);
+    if !k.is_multiple_of(scale) {
+        return None;
+    }
+    let (w, h) = (full_w as usize / k, full_h as usize / k);
+    let ks = k / scale;
+    if (small.width() as usize) < w * ks || (small.height() as usize) < h * ks {
+        return None;
+    }
+    let work = downscale(small, ks, w, h);
     let smooth = blur5(&work);
     let seg = segment(&smooth);
+    Some(Coarse { k, smooth, seg })
+}
+
+/// The second stage of [`find_objects`]: each coarse object refined on the full frame.
+pub fn refine_objects(img: &RgbImage, c: &Coarse, hint: DocHint) -> Vec<Quad> {
+    let (fw, fh) = img.dimensions();
+    let (seg, smooth) = (&c.seg, &c.smooth);
     let frame_area = (fw as f32) * (fh as f32);
-    let kf = k as f32;
+    let kf = c.k as f32;
     let mut out: Vec<Quad> = Vec::new();
     for coarse_w in &seg.objects {
         let coarse = snap_to_frame(&coarse_w.scale(kf, kf), fw as f32, fh as f32, kf);
-        let m_in = interior_colour(&smooth, &seg.bg, coarse_w);
+        let m_in = interior_colour(smooth, &seg.bg, coarse_w);
         let (q, support) = refine(img, &seg.bg, kf, &coarse, m_in, hint).unwrap_or((coarse, 0.0));
         let a = q.area();
         // A real object shows a straight step along most of its outline; a blob of
@@ -111,9 +153,9 @@ pub fn find_objects(img: &RgbImage, hint: DocHint) -> Vec<Quad> {
     kept
 }
 
-/// Integer downscale factor giving a working copy of ~560-1100 px on the long side.
+/// Integer downscale factor giving a working copy of ~400-800 px on the long side.
 fn work_factor(w: u32, h: u32) -> usize {
-    (w.max(h) as usize / 560).max(1)
+    (w.max(h) as usize / 400).max(1)
 }
 
 // ---------------------------------------------------------------------------------
@@ -162,11 +204,10 @@ impl Planar {
     }
 }
 
-/// Box average over `k x k` blocks (the last partial row / column is dropped).
-fn downscale(img: &RgbImage, k: usize) -> Planar {
-    let (fw, fh) = (img.width() as usize, img.height() as usize);
-    let w = fw / k;
-    let h = fh / k;
+/// Box average over `k x k` blocks into a `w x h` copy (the caller checked that the image
+/// covers `w*k x h*k`; what lies beyond is dropped).
+fn downscale(img: &RgbImage, k: usize, w: usize, h: usize) -> Planar {
+    let fw = img.width() as usize;
     let mut out = Planar::new(w, h);
     let raw = img.as_raw();
     let used = w * k * 3;

@@ -6,8 +6,8 @@
 use ab_glyph::FontArc;
 use image::RgbImage;
 
-use crate::detect::{find_objects, DocHint};
-use crate::geometry::{deskew_crop, warp_quad};
+use crate::detect::{self, find_objects, DocHint};
+use crate::geometry::{deskew_crop, warp_quad, Quad};
 use crate::watermark::{self, Watermark};
 use crate::{codec, ops, ImgError};
 
@@ -110,6 +110,15 @@ impl Default for StorageOptions {
 
 /// The crops an image yields.
 pub fn crop(img: RgbImage, opts: &ProcessOptions) -> Result<Vec<RgbImage>, ImgError> {
+    crop_found(img, opts, None)
+}
+
+/// [`crop`] with the automatic crop's objects already found (None: look for them here).
+fn crop_found(
+    img: RgbImage,
+    opts: &ProcessOptions,
+    found: Option<Vec<Quad>>,
+) -> Result<Vec<RgbImage>, ImgError> {
     let mut out = match opts.cut {
         Cut::None => vec![img],
         Cut::Book => {
@@ -123,7 +132,10 @@ pub fn crop(img: RgbImage, opts: &ProcessOptions) -> Result<Vec<RgbImage>, ImgEr
         )),
         Cut::Custom(r) => vec![custom(&img, &r)?],
         Cut::Auto => {
-            let quads = find_objects(&img, opts.document_type);
+            let quads = match found {
+                Some(q) => q,
+                None => find_objects(&img, opts.document_type),
+            };
             let chosen: Vec<_> = if opts.multi_object {
                 quads
             } else {
@@ -283,10 +295,55 @@ pub fn process(
     wm: Option<(&FontArc, &Watermark)>,
     store: &StorageOptions,
 ) -> Result<Vec<Vec<u8>>, ImgError> {
-    crop(img, opts)?
+    crop_found(img, opts, None)?
         .into_iter()
         .map(|c| encode(finish(c, opts)?, opts.color, wm, store))
         .collect()
+}
+
+/// [`process`] for a JPEG source. With the automatic crop, the detector's first stage runs on
+/// a DCT-scaled decode while the full-size decode runs on another core.
+pub fn process_jpeg(
+    jpeg: &[u8],
+    opts: &ProcessOptions,
+    wm: Option<(&FontArc, &Watermark)>,
+    store: &StorageOptions,
+) -> Result<Vec<Vec<u8>>, ImgError> {
+    let head = codec::jpeg_size(jpeg);
+    let scale = head.map(|(w, h)| detect::preview_scale(w, h)).unwrap_or(1);
+    if opts.cut != Cut::Auto || scale == 1 {
+        return process(codec::decode_jpeg(jpeg)?, opts, wm, store);
+    }
+    let (img, found) = decode_and_find(jpeg, scale, opts.document_type)?;
+    crop_found(img, opts, Some(found))?
+        .into_iter()
+        .map(|c| encode(finish(c, opts)?, opts.color, wm, store))
+        .collect()
+}
+
+/// Decode a JPEG and find the objects on it, the detector's first stage on a DCT-scaled
+/// decode (reduced by `scale`, see [`detect::preview_scale`]) while the full-size decode runs
+/// on another core. Gives the same objects as [`find_objects`] on the decoded picture, up to
+/// the difference between the scaled decode and a box average.
+pub fn decode_and_find(
+    jpeg: &[u8],
+    scale: usize,
+    hint: DocHint,
+) -> Result<(RgbImage, Vec<Quad>), ImgError> {
+    let (fw, fh) = codec::jpeg_size(jpeg).ok_or_else(|| ImgError::Decode("not a JPEG".into()))?;
+    let (full, coarse) = std::thread::scope(|sc| {
+        let full = sc.spawn(|| codec::decode_jpeg(jpeg));
+        let coarse = codec::decode_jpeg_scaled(jpeg, scale)
+            .ok()
+            .and_then(|small| detect::coarse(&small, scale, fw, fh));
+        (full.join(), coarse)
+    });
+    let img = full.map_err(|_| ImgError::Decode("JPEG decoder failed".into()))??;
+    let found = match coarse {
+        Some(c) if img.dimensions() == (fw, fh) => detect::refine_objects(&img, &c, hint),
+        _ => find_objects(&img, hint),
+    };
+    Ok((img, found))
 }
 
 /// A small preview (the v1.0 `thumbnail`): at most `max_side` pixels on the long side.
@@ -317,6 +374,57 @@ mod tests {
                 image::Rgb([40, 40, 50])
             }
         })
+    }
+
+    #[test]
+    fn jpeg_source_auto_crop_matches_the_pixel_path() {
+        // 1600x1200: work factor 4, so the first stage runs on a half-size scaled decode.
+        let img = RgbImage::from_fn(1600, 1200, |x, y| {
+            if (400..1200).contains(&x) && (200..1000).contains(&y) {
+                image::Rgb([235, 235, 230])
+            } else {
+                image::Rgb([40, 45, 50])
+            }
+        });
+        assert_eq!(detect::preview_scale(1600, 1200), 2);
+        let jpeg = codec::encode_jpeg(&img, 92, (200, 200)).unwrap();
+        let opts = ProcessOptions {
+            cut: Cut::Auto,
+            rect_correct: true,
+            ..Default::default()
+        };
+        let store = StorageOptions::default();
+        let via_jpeg = process_jpeg(&jpeg, &opts, None, &store).unwrap();
+        let via_pixels = process(codec::decode_jpeg(&jpeg).unwrap(), &opts, None, &store).unwrap();
+        assert_eq!(via_jpeg.len(), 1);
+        let a = codec::decode_jpeg(&via_jpeg[0]).unwrap();
+        let b = codec::decode_jpeg(&via_pixels[0]).unwrap();
+        let (w, h) = a.dimensions();
+        assert!(
+            (790..=810).contains(&w) && (790..=810).contains(&h),
+            "{w}x{h}"
+        );
+        assert!(w.abs_diff(b.width()) <= 2 && h.abs_diff(b.height()) <= 2);
+        // A broken JPEG is a decode error, not a panic.
+        assert!(matches!(
+            process_jpeg(&jpeg[..200], &opts, None, &store),
+            Err(ImgError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn scaled_decode_rounds_sides_up() {
+        let img = RgbImage::from_pixel(101, 77, image::Rgb([10, 200, 30]));
+        let jpeg = codec::encode_jpeg(&img, 90, (72, 72)).unwrap();
+        assert_eq!(
+            codec::decode_jpeg_scaled(&jpeg, 2).unwrap().dimensions(),
+            (51, 39)
+        );
+        assert_eq!(
+            codec::decode_jpeg_scaled(&jpeg, 4).unwrap().dimensions(),
+            (26, 20)
+        );
+        assert!(codec::decode_jpeg_scaled(&jpeg, 3).is_err());
     }
 
     #[test]
