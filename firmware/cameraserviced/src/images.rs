@@ -37,8 +37,15 @@ pub fn img_error(e: ImgError) -> ApiError {
                 format!("image data cannot be decoded: {d}"),
             ),
         ),
-        ImgError::Invalid(d) => ApiError::with(ErrorKind::InvalidParam, Text::same(d)),
-        ImgError::NotAvailable(d) => ApiError::not_available(Text::same(d)),
+        // The imaging crate words its details in English; the Chinese message says what kind
+        // of failure it is and carries the detail.
+        ImgError::Invalid(d) => ApiError::with(
+            ErrorKind::InvalidParam,
+            Text::new(format!("图像处理参数无效：{d}"), d),
+        ),
+        ImgError::NotAvailable(d) => {
+            ApiError::not_available(Text::new(format!("本设备不支持该功能：{d}"), d))
+        }
         ImgError::Encode(d) => ApiError::internal(d),
     }
 }
