@@ -8,3 +8,6 @@ python3 tests/bench/camera_fanout.py target/release/cameraserviced target/releas
 cargo build --release --quiet -p imaging --examples
 python3 tests/bench/grab_bench.py target/release/cameraserviced target/release/examples/jpeg_roundtrip
 cargo run --release --quiet -p imaging --example autocrop_quality
+cargo build --release --quiet -p documents -p barcode --examples
+python3 tests/bench/merge_bench.py target/release/cameraserviced target/release/examples/merge_files
+python3 tests/bench/barcode_bench.py target/release/examples/barcode_read

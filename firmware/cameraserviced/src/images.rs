@@ -80,7 +80,7 @@ pub fn store_error(e: StoreError) -> ApiError {
 }
 
 /// Run blocking work off the async runtime.
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -229,7 +229,7 @@ fn storage_options(
 }
 
 /// Local time as "YYYY-MM-DD HH:MM:SS" (the watermark when the page gives no text).
-fn now_text() -> String {
+pub fn now_text() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -407,13 +407,13 @@ fn images_reply(store: &Storage, jpegs: Vec<Vec<u8>>, make_uuid: bool) -> Result
 }
 
 /// A picture to process: a JPEG as the camera or the client sent it, or pixels.
-enum Picture {
+pub(crate) enum Picture {
     Jpeg(Vec<u8>),
     Pixels(RgbImage),
 }
 
 impl Picture {
-    fn pixels(self) -> Result<RgbImage, ApiError> {
+    pub(crate) fn pixels(self) -> Result<RgbImage, ApiError> {
         match self {
             Picture::Jpeg(j) => codec::decode_jpeg(&j).map_err(img_error),
             Picture::Pixels(p) => Ok(p),
@@ -422,7 +422,7 @@ impl Picture {
 }
 
 /// The next camera frame.
-fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError> {
+pub(crate) fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError> {
     let frame = cams.grab(role).map_err(crate::video::cam_error)?;
     match frame.kind {
         FrameKind::Jpeg => Ok(Picture::Jpeg(frame.data.to_vec())),
@@ -734,6 +734,7 @@ pub fn register(table: &mut Table, ctx: Arc<Images>) {
             let c = c.clone();
             async move {
                 let path = req.fields().str("path").unwrap_or_default();
+                let path_l = path.to_ascii_lowercase();
                 let data = blocking(move || c.store.read(&path).map_err(store_error)).await?;
                 let ty = match Format::sniff(&data) {
                     Some(Format::Jpeg) => "image/jpeg",
@@ -743,6 +744,9 @@ pub fn register(table: &mut Table, ctx: Arc<Images>) {
                     Some(Format::Gif) => "image/gif",
                     Some(Format::Webp) => "image/webp",
                     None if data.starts_with(b"%PDF") => "application/pdf",
+                    None if data.starts_with(b"PK\x03\x04") && path_l.ends_with(".ofd") => {
+                        "application/ofd"
+                    }
                     None => "application/octet-stream",
                 };
                 let mut r = axum::response::Response::new(axum::body::Body::from(data));

@@ -2,6 +2,7 @@
 //! the protocol table, serves HTTP and WebSocket, talks to systemd.
 
 mod config;
+mod docs;
 mod images;
 mod system;
 mod video;
@@ -207,14 +208,13 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
             None
         }
     };
-    images::register(
-        &mut table,
-        Arc::new(images::Images {
-            cams: cams.clone(),
-            store: Arc::new(store),
-            font,
-        }),
-    );
+    let image_ctx = Arc::new(images::Images {
+        cams: cams.clone(),
+        store: Arc::new(store),
+        font,
+    });
+    images::register(&mut table, image_ctx.clone());
+    docs::register(&mut table, image_ctx);
     params.install(&mut table);
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();

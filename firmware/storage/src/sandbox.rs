@@ -7,7 +7,8 @@
 //! and no request reaches a file outside the root.
 //!
 //! Generated images (`make_uuid`) live in `images/<uuid>.jpg` and are subject to the retention
-//! policy: when the root holds more than its quota, the oldest generated images go first.
+//! policy: when the root holds more than its quota, the oldest generated images go first. Merged
+//! documents (`images/<uuid>.pdf`, `.tif`, `.ofd`) live there too, under the same policy.
 
 use std::fs;
 use std::io;
@@ -208,6 +209,17 @@ impl Storage {
     /// Write a generated image; returns its absolute path.
     pub fn write_generated(&self, uuid: &str, data: &[u8]) -> Result<PathBuf> {
         let p = self.generated(uuid)?;
+        self.write_abs(&p, uuid, data, true)?;
+        Ok(p)
+    }
+
+    /// Write a generated file of another kind (`<uuid>.<ext>`, a merged document) beside the
+    /// generated images, under the same retention policy; returns its absolute path.
+    pub fn write_generated_as(&self, uuid: &str, ext: &str, data: &[u8]) -> Result<PathBuf> {
+        if !is_uuid(uuid) || ext.is_empty() || !ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StoreError::BadPath(format!("{uuid}.{ext}")));
+        }
+        let p = self.root.join(GENERATED_DIR).join(format!("{uuid}.{ext}"));
         self.write_abs(&p, uuid, data, true)?;
         Ok(p)
     }

@@ -1,0 +1,265 @@
+//! `imagepro=merge2pdf`, `merge2tif`, `merge2ofd` (vendor 6.1): images in, one document out,
+//! stored as a generated file and returned as base64. `imagepro=barcode` (vendor 6.3): the codes
+//! on a stored image or on the document camera's next frame.
+
+use std::sync::Arc;
+
+use api::{handler, ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
+use base64::Engine;
+use documents::DocError;
+use serde_json::{json, Map, Value};
+
+use crate::images::{blocking, grab, img_error, source_bytes, store_error, Images};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Pdf,
+    Tif,
+    Ofd,
+}
+
+impl Kind {
+    fn ext(self) -> &'static str {
+        match self {
+            Kind::Pdf => "pdf",
+            Kind::Tif => "tif",
+            Kind::Ofd => "ofd",
+        }
+    }
+}
+
+fn doc_error(e: DocError) -> ApiError {
+    match e {
+        DocError::Empty => ApiError::invalid(
+            "source_image",
+            Text::new(
+                "图像数组为空：至少需要一张图像",
+                "the image array is empty: at least one image is needed",
+            ),
+        ),
+        DocError::BadSource { index, detail } => ApiError::with(
+            ErrorKind::InvalidParam,
+            Text::new(
+                format!("第 {} 张图像无法使用：{detail}", index + 1),
+                format!("image {} is not usable: {detail}", index + 1),
+            ),
+        ),
+        DocError::Build(d) => ApiError::internal(d),
+    }
+}
+
+/// The source list: the body array (the vendor's form), or an object's `source_image` /
+/// `source_images` array, or a lone source object.
+fn sources(req: &ApiRequest) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let f = req.fields();
+    let list = match &req.body {
+        Some(Value::Array(a)) => a.clone(),
+        _ => f
+            .array("source_image")
+            .or_else(|| f.array("source_images"))
+            .or_else(|| req.array())
+            .ok_or_else(|| ApiError::missing("source_image"))?,
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            // A page may wrap each element as {"source_image": {...}}.
+            let o = api::request::expect_object(v, &format!("source_image[{i}]"))?;
+            match o.get("source_image") {
+                Some(inner) => api::request::expect_object(inner, &format!("source_image[{i}]")),
+                None => Ok(o),
+            }
+        })
+        .collect()
+}
+
+fn merge(c: &Images, req: ApiRequest, kind: Kind) -> Result<Reply, ApiError> {
+    let list = sources(&req)?;
+    if list.is_empty() {
+        return Err(doc_error(DocError::Empty));
+    }
+    let mut data = Vec::with_capacity(list.len());
+    for (i, src) in list.iter().enumerate() {
+        // Say which image a failure is about.
+        let bytes = source_bytes(&c.store, src, false).map_err(|mut e| {
+            let d = e.detail.take().unwrap_or_else(|| Text::new("", ""));
+            e.detail = Some(Text::new(
+                format!("第 {} 张图像：{}", i + 1, d.zh),
+                format!("image {}: {}", i + 1, d.en),
+            ));
+            e
+        })?;
+        data.push(bytes);
+    }
+    let uuid = uuid::Uuid::new_v4();
+    let doc = match kind {
+        Kind::Pdf => documents::pdf::merge(&data),
+        Kind::Tif => documents::tiff::merge(&data).map(|(d, _)| d),
+        Kind::Ofd => documents::ofd::merge(
+            &data,
+            &documents::ofd::Meta {
+                doc_id: uuid.simple().to_string(),
+                creation_date: crate::images::now_text()[..10].to_string(),
+            },
+        ),
+    }
+    .map_err(doc_error)?;
+    drop(data);
+    // Written only once the whole document exists, atomically: a failed call leaves nothing.
+    let p = c
+        .store
+        .write_generated_as(&uuid.to_string(), kind.ext(), &doc)
+        .map_err(store_error)?;
+    Ok(Reply::ok()
+        .with("filepath", json!(c.store.client_path(&p)))
+        .with("base64", json!(B64.encode(&doc))))
+}
+
+/// A vendor on/off flag where "0" is off and anything else on (cut_type, binary).
+fn flag(f: &api::Fields, keys: &[&str], default: bool) -> bool {
+    keys.iter()
+        .find_map(|k| f.str_nonempty(k))
+        .map(|s| s.trim() != "0")
+        .unwrap_or(default)
+}
+
+fn roi_of(o: &Map<String, Value>) -> Result<barcode::Roi, ApiError> {
+    let f = api::Fields(o);
+    let side = |k: &str, default: f32| -> Result<f32, ApiError> {
+        match f.str_nonempty(k) {
+            None => Ok(default),
+            Some(s) => s
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "roi",
+                        Text::new(
+                            format!("{k} 不是数字：{s}"),
+                            format!("{k} is not a number: {s}"),
+                        ),
+                    )
+                }),
+        }
+    };
+    Ok(barcode::Roi {
+        top: side("top", 0.0)?,
+        left: side("left", 0.0)?,
+        bottom: side("bottom", 1.0)?,
+        right: side("right", 1.0)?,
+    })
+}
+
+/// The region of interest of a picture (all of it without one).
+fn region(
+    img: &imaging::RgbImage,
+    roi: Option<barcode::Roi>,
+) -> Result<imaging::RgbImage, ApiError> {
+    let Some(r) = roi else {
+        return Ok(img.clone());
+    };
+    let (w, h) = img.dimensions();
+    let (x, y, rw, rh) = r.pixels(w, h).ok_or_else(|| {
+        ApiError::invalid(
+            "roi",
+            Text::new(
+                "roi 应为 0 到 1 之间的比例，且 top < bottom、left < right",
+                "roi takes fractions from 0 to 1 with top < bottom and left < right",
+            ),
+        )
+    })?;
+    Ok(image::imageops::crop_imm(img, x, y, rw, rh).to_image())
+}
+
+fn read_codes(img: &imaging::RgbImage, binary: bool) -> Result<Vec<barcode::Code>, ApiError> {
+    let mut g = barcode::luma(img);
+    if binary {
+        g = imaging::ops::binarize(&g);
+    }
+    barcode::read(&g).map_err(|e| ApiError::internal(format!("barcode reader: {e}")))
+}
+
+fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
+    let f = req.fields();
+    let roi = match f.object("roi") {
+        Some(o) if !o.is_empty() => Some(roi_of(&o)?),
+        _ => None,
+    };
+    let cut = flag(&f, &["cut_type", "cutpage"], true);
+    let binary = flag(&f, &["binary"], false);
+    let img = match f.object("source_image") {
+        Some(src) if !src.is_empty() => {
+            let data = source_bytes(&c.store, &src, false)?;
+            imaging::codec::decode(&data).map_err(img_error)?
+        }
+        _ => grab(&c.cams, camera::Role::Document)?.pixels()?,
+    };
+    let mut codes = Vec::new();
+    let mut whole_read = false;
+    if cut {
+        // The document first (then the roi inside it), as the vendor describes.
+        let opts = imaging::process::ProcessOptions {
+            cut: imaging::process::Cut::Auto,
+            rect_correct: true,
+            ..Default::default()
+        };
+        let crops = imaging::process::crop(img.clone(), &opts).map_err(img_error)?;
+        if let Some(doc) = crops.first() {
+            codes = read_codes(&region(doc, roi)?, binary)?;
+            // No document found: the crop was the whole picture.
+            whole_read = doc.dimensions() == img.dimensions();
+            // A "document" this small is most likely a code itself (a QR on a blank sheet):
+            // the rest of the picture may hold more codes.
+            let (dw, dh) = doc.dimensions();
+            let (w, h) = img.dimensions();
+            if !codes.is_empty() && (dw as u64 * dh as u64) * 4 < w as u64 * h as u64 {
+                for c in read_codes(&region(&img, roi)?, binary)? {
+                    if !codes.contains(&c) {
+                        codes.push(c);
+                    }
+                }
+                whole_read = true;
+            }
+        }
+    }
+    if codes.is_empty() && !whole_read {
+        // Nothing on the cropped document (or no crop asked for): the whole picture.
+        codes = read_codes(&region(&img, roi)?, binary)?;
+    }
+    let list: Vec<Value> = codes
+        .iter()
+        .map(|c| json!({"type": c.kind, "code": c.text}))
+        .collect();
+    Ok(Reply::ok().with("count", list.len()).with("barcode", list))
+}
+
+pub fn register(table: &mut Table, ctx: Arc<Images>) {
+    let c = ctx.clone();
+    table.register(
+        "imagepro",
+        "barcode",
+        handler(move |req: ApiRequest| {
+            let c = c.clone();
+            async move { blocking(move || read_barcodes(&c, req)).await }
+        }),
+    );
+    for (action, kind) in [
+        ("merge2pdf", Kind::Pdf),
+        ("merge2tif", Kind::Tif),
+        ("merge2ofd", Kind::Ofd),
+    ] {
+        let c = ctx.clone();
+        table.register(
+            "imagepro",
+            action,
+            handler(move |req: ApiRequest| {
+                let c = c.clone();
+                async move { blocking(move || merge(&c, req, kind)).await }
+            }),
+        );
+    }
+}
