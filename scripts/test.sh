@@ -24,7 +24,8 @@ fi
 
 if has e2e; then
   step "black-box tests against the built daemon (tests/e2e)"
-  cargo build --quiet -p cameraserviced
+  # The daemon and the device simulators (devsim) the tests drive.
+  cargo build --quiet -p cameraserviced -p cards --bins
   python3 -m pytest -q tests/e2e
 fi
 

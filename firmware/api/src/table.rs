@@ -96,7 +96,14 @@ pub const WS_ONLY: &[&str] = &[
 ];
 
 /// WebSocket names of HTTP endpoints.
-pub const WS_ALIASES: &[(&str, (&str, &str))] = &[("grab_image", ("video", "grabimage"))];
+pub const WS_ALIASES: &[(&str, (&str, &str))] = &[
+    ("grab_image", ("video", "grabimage")),
+    ("read_idcard", ("card", "idcard")),
+    ("get_samid", ("card", "getsamid")),
+    ("read_sociaseceritycard", ("card", "sociaseceritycard")),
+    ("read_iccard", ("card", "iccard")),
+    ("read_magcard", ("card", "magcard")),
+];
 
 /// Group of the WebSocket-only functions.
 pub const WS_GROUP: &str = "ws";

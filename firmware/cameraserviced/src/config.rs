@@ -16,6 +16,34 @@ pub struct Config {
     pub log: LogConfig,
     pub camera: CameraSection,
     pub imaging: ImagingSection,
+    pub idcard: IdCardSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdCardSection {
+    /// Serial port of the SAM ID card module (`/dev/ttyUSB0`, a by-id path ...); empty: none
+    /// (with `--sim`, a simulated module on a pseudo-terminal).
+    pub port: String,
+    /// Baud rates tried in order until the module answers.
+    pub bauds: Vec<u32>,
+    /// Time-out for one answer of the module, in milliseconds (reading text + photo +
+    /// fingerprint gets three times this).
+    pub timeout_ms: u64,
+    /// A licensed WLT photo decoder library (exporting `int unpack(char *wlt, char *bmp, int)`),
+    /// loaded at run time; empty: photos are returned undecoded.
+    pub wlt_decoder: PathBuf,
+}
+
+impl Default for IdCardSection {
+    fn default() -> Self {
+        IdCardSection {
+            port: String::new(),
+            bauds: vec![115200, 9600],
+            timeout_ms: 1000,
+            wlt_decoder: PathBuf::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! `cameraserviced`: the appliance daemon. Reads the configuration, wires the capabilities into
 //! the protocol table, serves HTTP and WebSocket, talks to systemd.
 
+mod cards;
 mod config;
 mod docs;
 mod images;
@@ -215,6 +216,7 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
     });
     images::register(&mut table, image_ctx.clone());
     docs::register(&mut table, image_ctx);
+    cards::register(&mut table, Arc::new(cards::IdCards::new(&cfg.idcard, sim)));
     params.install(&mut table);
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();

@@ -1,0 +1,307 @@
+//! `card=idcard`, `card=getsamid`, `card=init`, `card=release` (vendor 4.1, 4.2, 4.5, 4.6): the
+//! SAM ID card module on a serial port. One reader, calls serialised; the port is opened on first
+//! use (or by `card=init`), kept open, and dropped after a failure so the next call probes again.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use api::{handler, ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
+use base64::Engine;
+use cards::idcard::{self, Kind};
+use cards::reader::{CardData, ReadError, SamReader};
+use serde_json::{json, Map, Value};
+
+use crate::images::blocking;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub struct IdCards {
+    port: String,
+    bauds: Vec<u32>,
+    timeout: Duration,
+    decoder: Option<WltDecoder>,
+    reader: Mutex<Option<SamReader>>,
+}
+
+fn read_error(e: ReadError) -> ApiError {
+    match e {
+        ReadError::NoCard => ApiError::with(
+            ErrorKind::NoData,
+            Text::new(
+                "未检测到身份证，请将证件放到读卡区",
+                "no ID card on the reader",
+            ),
+        ),
+        ReadError::Status(s) => ApiError::with(
+            ErrorKind::NoData,
+            Text::new(
+                format!(
+                    "读卡失败：{}（SW3 {s:02X}），请重新放卡",
+                    cards::sam::sw3_text(s)
+                ),
+                format!(
+                    "reading the card failed: {} (SW3 {s:02X}); place the card again",
+                    cards::sam::sw3_text(s)
+                ),
+            ),
+        ),
+        ReadError::NoAnswer => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new("身份证阅读器无响应", "the ID card reader does not answer"),
+        ),
+        ReadError::NoDevice(d) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("身份证阅读器不可用：{d}"),
+                format!("ID card reader unavailable: {d}"),
+            ),
+        ),
+        ReadError::Garbled(d) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("身份证阅读器通讯错误：{d}"),
+                format!("ID card reader communication error: {d}"),
+            ),
+        ),
+    }
+}
+
+impl IdCards {
+    pub fn new(cfg: &crate::config::IdCardSection, sim: bool) -> IdCards {
+        let mut port = cfg.port.trim().to_string();
+        if port.is_empty() && sim {
+            let state = Arc::new(Mutex::new(cards::sim::SimSam::default()));
+            match cards::sim::start(state) {
+                Ok(p) => {
+                    tracing::info!(port = %p, "simulated ID card module");
+                    port = p;
+                }
+                Err(e) => tracing::warn!("no simulated ID card module: {e}"),
+            }
+        }
+        let decoder = if cfg.wlt_decoder.as_os_str().is_empty() {
+            None
+        } else {
+            match WltDecoder::load(&cfg.wlt_decoder) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::warn!(lib = %cfg.wlt_decoder.display(), "WLT photo decoder not loaded: {e}");
+                    None
+                }
+            }
+        };
+        IdCards {
+            port,
+            bauds: if cfg.bauds.is_empty() {
+                vec![115200, 9600]
+            } else {
+                cfg.bauds.clone()
+            },
+            timeout: Duration::from_millis(cfg.timeout_ms.clamp(50, 30_000)),
+            decoder,
+            reader: Mutex::new(None),
+        }
+    }
+
+    /// Run `f` on the open reader (opening it first); a failure that may mean the device went
+    /// away drops it.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut SamReader) -> Result<T, ReadError>,
+    ) -> Result<T, ApiError> {
+        if self.port.is_empty() {
+            return Err(ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    "未配置身份证阅读器（idcard.port）",
+                    "no ID card reader configured (idcard.port)",
+                ),
+            ));
+        }
+        let mut slot = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot =
+                Some(SamReader::open(&self.port, &self.bauds, self.timeout).map_err(read_error)?);
+        }
+        let r = f(slot.as_mut().expect("just opened"));
+        if matches!(
+            r,
+            Err(ReadError::NoAnswer | ReadError::NoDevice(_) | ReadError::Garbled(_))
+        ) {
+            *slot = None;
+        }
+        r.map_err(read_error)
+    }
+
+    fn init(&self) -> Result<Reply, ApiError> {
+        self.with_reader(|_| Ok(()))?;
+        Ok(Reply::ok())
+    }
+
+    fn release(&self) -> Result<Reply, ApiError> {
+        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(Reply::ok())
+    }
+
+    fn sam_id(&self) -> Result<Reply, ApiError> {
+        let id = self.with_reader(|r| r.sam_id())?;
+        Ok(Reply::ok().with("samID", json!(id)))
+    }
+
+    fn read(&self) -> Result<Reply, ApiError> {
+        let card = self.with_reader(|r| r.read_card())?;
+        Ok(self.card_reply(card))
+    }
+
+    fn card_reply(&self, c: CardData) -> Reply {
+        let t = &c.text;
+        let card_type = match c.kind {
+            Kind::Resident if c.finger.is_some() => "C",
+            Kind::Resident => "B",
+            Kind::Permit => "J",
+            Kind::Foreign => "I",
+            Kind::Unknown(_) => "A",
+        };
+        let (photo, photo_note) = match &self.decoder {
+            Some(d) => match d.decode(&c.photo) {
+                Ok(jpeg) => (B64.encode(jpeg), None),
+                Err(e) => (
+                    String::new(),
+                    Some(Text::new(
+                        format!("照片解码失败：{e}；原始照片数据见 photoWlt"),
+                        format!("the photo decoder failed: {e}; the raw photo is in photoWlt"),
+                    )),
+                ),
+            },
+            None => (
+                String::new(),
+                Some(Text::new(
+                    "未安装授权的身份证照片解码库（idcard.wlt_decoder）：photoBase64 为空，原始照片数据见 photoWlt",
+                    "no licensed ID photo decoder installed (idcard.wlt_decoder): photoBase64 is empty, the raw photo is in photoWlt",
+                )),
+            ),
+        };
+        let mut info = Map::new();
+        let mut put = |k: &str, v: &str| {
+            info.insert(k.into(), Value::String(v.to_string()));
+        };
+        put("name", &t.name);
+        put("sex", idcard::sex_name(&t.sex_code));
+        put("birthday", &t.birthday);
+        put("address", &t.address);
+        put("cardID", &t.card_id);
+        put("issueOrgan", &t.issue_organ);
+        put("validStart", &t.valid_start);
+        put("validEnd", &t.valid_end);
+        put("sexCode", &t.sex_code);
+        put("nationCode", &t.nation_code);
+        put(
+            "nation",
+            if c.kind == Kind::Resident {
+                idcard::nation_name(&t.nation_code)
+            } else {
+                ""
+            },
+        );
+        put("appendMsg", "");
+        put(
+            "fingerBase64",
+            &c.finger
+                .as_deref()
+                .map(|f| B64.encode(f))
+                .unwrap_or_default(),
+        );
+        put("photoBase64", &photo);
+        put("photoWlt", &B64.encode(&c.photo));
+        put("passportId", &t.passport_id);
+        put("signCount", &t.sign_count);
+        put("nameEn", &t.name_en);
+        put("cardVersion", &t.card_version);
+        put("admissibleInstitution", &t.authority_code);
+        // Code "0" with every text field; the message says what is missing.
+        Reply::code("0", photo_note)
+            .with("cardType", json!(card_type))
+            .with("IDCardInfo", Value::Object(info))
+    }
+}
+
+/// A vendor's licensed WLT decoder, loaded at run time. The common Linux interface:
+/// `int unpack(char *wlt, char *bmp, int save)`, 1 on success, writing a 102x126 24-bit BMP
+/// (38862 bytes) into `bmp`.
+struct WltDecoder {
+    unpack: unsafe extern "C" fn(*const u8, *mut u8, i32) -> i32,
+}
+
+// SAFETY: the function pointer is called with our own buffers only; calls are serialised by the
+// reader lock.
+unsafe impl Send for WltDecoder {}
+unsafe impl Sync for WltDecoder {}
+
+impl WltDecoder {
+    fn load(path: &Path) -> Result<WltDecoder, String> {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|e| e.to_string())?;
+        // SAFETY: dlopen/dlsym with valid C strings; the library stays loaded for the process.
+        unsafe {
+            let h = libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            if h.is_null() {
+                let e = libc::dlerror();
+                return Err(if e.is_null() {
+                    "dlopen failed".into()
+                } else {
+                    std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
+                });
+            }
+            let sym = libc::dlsym(h, c"unpack".as_ptr());
+            if sym.is_null() {
+                return Err("the library has no `unpack` function".into());
+            }
+            Ok(WltDecoder {
+                unpack: std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(*const u8, *mut u8, i32) -> i32,
+                >(sym),
+            })
+        }
+    }
+
+    /// The photo as JPEG.
+    fn decode(&self, wlt: &[u8]) -> Result<Vec<u8>, String> {
+        if wlt.len() != 1024 {
+            return Err(format!("photo data of {} bytes", wlt.len()));
+        }
+        let mut out = vec![0u8; 64 * 1024];
+        // SAFETY: 1024 bytes in, a buffer far larger than the 38862-byte BMP out.
+        let ok = unsafe { (self.unpack)(wlt.as_ptr(), out.as_mut_ptr(), 0) };
+        if ok != 1 {
+            return Err(format!("the decoder returned {ok}"));
+        }
+        let img = image::load_from_memory_with_format(&out, image::ImageFormat::Bmp)
+            .map_err(|e| format!("the decoder's BMP: {e}"))?
+            .into_rgb8();
+        imaging::codec::encode_jpeg(&img, 90, (350, 350)).map_err(|e| e.to_string())
+    }
+}
+
+type CardOp = fn(&IdCards) -> Result<Reply, ApiError>;
+
+pub fn register(table: &mut Table, ctx: Arc<IdCards>) {
+    let ops: [(&str, CardOp); 4] = [
+        ("idcard", IdCards::read),
+        ("getsamid", IdCards::sam_id),
+        ("init", IdCards::init),
+        ("release", IdCards::release),
+    ];
+    for (action, f) in ops {
+        let c = ctx.clone();
+        table.register(
+            "card",
+            action,
+            handler(move |_req: ApiRequest| {
+                let c = c.clone();
+                async move { blocking(move || f(&c)).await }
+            }),
+        );
+    }
+}

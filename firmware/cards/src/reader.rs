@@ -1,0 +1,235 @@
+//! A SAM ID card module on a serial port.
+
+use std::time::{Duration, Instant};
+
+use crate::idcard::{self, IdText, Kind};
+use crate::sam::{self, cmd, sw3, FrameError};
+use crate::serial::Port;
+
+/// Why reading failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The port cannot be opened (absent, no permission): the detail.
+    NoDevice(String),
+    /// The module does not answer (wrong port, unplugged, powered off).
+    NoAnswer,
+    /// No card on the reader.
+    NoCard,
+    /// The module reports a failure (SW3).
+    Status(u8),
+    /// The answer is not a valid frame or not the expected length.
+    Garbled(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NoDevice(d) => write!(f, "ID card reader unavailable: {d}"),
+            ReadError::NoAnswer => write!(f, "the ID card reader does not answer"),
+            ReadError::NoCard => write!(f, "no card on the reader"),
+            ReadError::Status(s) => {
+                write!(f, "the reader reports: {} (SW3 {s:02X})", sam::sw3_text(*s))
+            }
+            ReadError::Garbled(d) => write!(f, "garbled answer from the reader: {d}"),
+        }
+    }
+}
+
+/// Everything read from a card.
+#[derive(Debug, Clone)]
+pub struct CardData {
+    pub kind: Kind,
+    pub text: IdText,
+    /// The 1024-byte WLT photo (needs a licensed decoder to become an image).
+    pub photo: Vec<u8>,
+    /// Fingerprint templates (1024 bytes: two 512-byte templates), when the card has them.
+    pub finger: Option<Vec<u8>>,
+}
+
+pub struct SamReader {
+    port: Port,
+    timeout: Duration,
+}
+
+impl SamReader {
+    /// Open the port and find the module's baud rate (the first of `bauds` at which it answers
+    /// a status command).
+    pub fn open(path: &str, bauds: &[u32], timeout: Duration) -> Result<SamReader, ReadError> {
+        let port = Port::open(path, bauds.first().copied().unwrap_or(115200))
+            .map_err(|e| ReadError::NoDevice(format!("{path}: {e}")))?;
+        let mut r = SamReader { port, timeout };
+        let mut last = ReadError::NoAnswer;
+        for &b in bauds {
+            r.port
+                .set_baud(b)
+                .map_err(|e| ReadError::NoDevice(format!("{path}: {e}")))?;
+            match r.transact(cmd::SAM_STATUS, Duration::from_millis(600).min(timeout)) {
+                Ok((s, _)) if s == sw3::OK => {
+                    tracing::info!(port = path, baud = b, "ID card SAM module found");
+                    return Ok(r);
+                }
+                Ok((s, _)) => last = ReadError::Status(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Send a command, wait for its answer: (SW3, data).
+    fn transact(&mut self, c: (u8, u8), timeout: Duration) -> Result<(u8, Vec<u8>), ReadError> {
+        self.port.discard_input();
+        self.port
+            .write_all(&sam::command(c, &[]))
+            .map_err(|e| ReadError::NoDevice(e.to_string()))?;
+        let deadline = Instant::now() + timeout;
+        let mut buf = Vec::with_capacity(2400);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(if buf.is_empty() {
+                    ReadError::NoAnswer
+                } else {
+                    ReadError::Garbled(format!("incomplete answer ({} bytes)", buf.len()))
+                });
+            }
+            let n = self
+                .port
+                .read_some(&mut chunk, deadline - now)
+                .map_err(|e| ReadError::NoDevice(e.to_string()))?;
+            buf.extend_from_slice(&chunk[..n]);
+            match sam::parse(&buf) {
+                Ok((body, _)) => {
+                    let (s, data) = sam::status(&body).map_err(|e| ReadError::Garbled(e.into()))?;
+                    return Ok((s, data.to_vec()));
+                }
+                Err(FrameError::Incomplete) => {}
+                Err(FrameError::Bad(why)) => return Err(ReadError::Garbled(why.into())),
+            }
+        }
+    }
+
+    /// A command retried once when the answer was garbled or the module saw a transmission
+    /// error (checksum or length).
+    fn command(&mut self, c: (u8, u8), timeout: Duration) -> Result<(u8, Vec<u8>), ReadError> {
+        match self.transact(c, timeout) {
+            Err(ReadError::Garbled(_)) | Ok((sw3::CHECKSUM | sw3::LENGTH, _)) => {
+                std::thread::sleep(Duration::from_millis(50));
+                self.transact(c, timeout)
+            }
+            r => r,
+        }
+    }
+
+    /// The module's SAM ID (`05.01-20101027-...`).
+    pub fn sam_id(&mut self) -> Result<String, ReadError> {
+        match self.command(cmd::READ_SAM_ID, self.timeout)? {
+            (sw3::OK, d) => idcard::format_sam_id(&d).map_err(ReadError::Garbled),
+            (s, _) => Err(ReadError::Status(s)),
+        }
+    }
+
+    /// Find, select and read the card on the reader (text, photo and fingerprint when the
+    /// module supports it).
+    pub fn read_card(&mut self) -> Result<CardData, ReadError> {
+        match self.command(cmd::FIND_CARD, self.timeout)? {
+            (sw3::FIND_OK, _) => {}
+            (sw3::FIND_FAILED, _) => return Err(ReadError::NoCard),
+            (s, _) => return Err(ReadError::Status(s)),
+        }
+        match self.command(cmd::SELECT_CARD, self.timeout)? {
+            (sw3::OK, _) => {}
+            // Found a moment ago, gone now: taken off the reader.
+            (sw3::SELECT_FAILED, _) => return Err(ReadError::NoCard),
+            (s, _) => return Err(ReadError::Status(s)),
+        }
+        let long = self.timeout * 3;
+        let (s, data, with_finger) = match self.command(cmd::READ_TEXT_PHOTO_FINGER, long)? {
+            (sw3::BAD_COMMAND, _) => {
+                let (s, d) = self.command(cmd::READ_TEXT_PHOTO, long)?;
+                (s, d, false)
+            }
+            (s, d) => (s, d, true),
+        };
+        if s != sw3::OK {
+            return Err(ReadError::Status(s));
+        }
+        parse_card(&data, with_finger).map_err(ReadError::Garbled)
+    }
+}
+
+/// The data of a 30 01 / 30 10 answer: text, photo (and fingerprint) lengths, then the blocks.
+pub fn parse_card(d: &[u8], with_finger: bool) -> Result<CardData, String> {
+    let head = if with_finger { 6 } else { 4 };
+    if d.len() < head {
+        return Err("card data shorter than its length fields".into());
+    }
+    let text_len = u16::from_be_bytes([d[0], d[1]]) as usize;
+    let photo_len = u16::from_be_bytes([d[2], d[3]]) as usize;
+    let finger_len = if with_finger {
+        u16::from_be_bytes([d[4], d[5]]) as usize
+    } else {
+        0
+    };
+    if text_len != idcard::TEXT_LEN {
+        return Err(format!("text block of {text_len} bytes"));
+    }
+    if d.len() != head + text_len + photo_len + finger_len {
+        return Err(format!(
+            "card data of {} bytes, {} announced",
+            d.len(),
+            head + text_len + photo_len + finger_len
+        ));
+    }
+    let text = &d[head..head + text_len];
+    let photo = d[head + text_len..head + text_len + photo_len].to_vec();
+    let finger = d[head + text_len + photo_len..].to_vec();
+    let (kind, text) = idcard::parse(text)?;
+    Ok(CardData {
+        kind,
+        text,
+        photo,
+        finger: (!finger.is_empty()).then_some(finger),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_data_lengths_checked() {
+        let text = idcard::build(
+            Kind::Resident,
+            &IdText {
+                name: "李四".into(),
+                ..Default::default()
+            },
+        );
+        let mut d = vec![0x01, 0x00, 0x04, 0x00, 0x04, 0x00];
+        d.extend_from_slice(&text);
+        d.extend_from_slice(&[7u8; 1024]);
+        d.extend_from_slice(&[9u8; 1024]);
+        let c = parse_card(&d, true).unwrap();
+        assert_eq!(c.text.name, "李四");
+        assert_eq!(c.finger.as_deref().map(|f| f.len()), Some(1024));
+        assert!(parse_card(&d[..d.len() - 1], true).is_err());
+        assert!(parse_card(&d[..3], true).is_err());
+        // No fingerprint: length 0.
+        let mut n = vec![0x01, 0x00, 0x04, 0x00, 0x00, 0x00];
+        n.extend_from_slice(&text);
+        n.extend_from_slice(&[7u8; 1024]);
+        assert!(parse_card(&n, true).unwrap().finger.is_none());
+        // Random bytes never panic.
+        let mut x: u32 = 7;
+        for len in 0..3000 {
+            let v: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let _ = parse_card(&v, len % 2 == 0);
+        }
+    }
+}

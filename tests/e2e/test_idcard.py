@@ -1,0 +1,817 @@
+"""ID card reader (card=idcard, card=getsamid, card=init, card=release; WebSocket read_idcard and
+get_samid) against a simulated SAM module on a pseudo-terminal.
+
+Each simulated module is a `devsim sam` process (binary $DEVSIM_BIN, else next to the daemon
+binary): it prints `PORT /dev/pts/N`, then takes commands on stdin (`card NAME|none`,
+`fault ...`, `finger-command on|off`) and answers `ok` to each. The daemon is started with
+{"idcard": {"port": <pty>, "timeout_ms": 300}} so that the fault tests stay fast, and the tests
+drive the simulator between calls. The expected field values are those of the simulator's sample
+cards (firmware/cards/src/sim.rs).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import select
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import websocket
+
+from e2e_support import daemon_binary
+
+TIMEOUT_MS = 300
+SAM_ID = "05.01-20103213-0000012345-1234567890"
+
+INFO_KEYS = {
+    "name", "sex", "birthday", "address", "cardID", "issueOrgan", "validStart", "validEnd",
+    "sexCode", "nationCode", "nation", "appendMsg", "fingerBase64", "photoBase64", "photoWlt",
+    "passportId", "signCount", "nameEn", "cardVersion", "admissibleInstitution",
+}
+
+
+# --------------------------------------------------------------------------- sample card data
+
+
+def fake_wlt() -> bytes:
+    """The simulator's stand-in for the encrypted photo (sim.rs fake_wlt)."""
+    v = bytearray(b"WLT")
+    x = 0x12345678
+    while len(v) < 1024:
+        x = (x * 1_664_525 + 1_013_904_223) & 0xFFFFFFFF
+        v.append(x >> 24)
+    return bytes(v)
+
+
+def fake_finger() -> bytes:
+    """The simulator's fingerprint templates (sim.rs fake_finger)."""
+    v = bytearray((i * 7 % 251) for i in range(1024))
+    v[5] = 11
+    v[512 + 5] = 16
+    return bytes(v)
+
+
+WLT = fake_wlt()
+FINGER = fake_finger()
+WLT_B64 = base64.b64encode(WLT).decode()
+FINGER_B64 = base64.b64encode(FINGER).decode()
+
+_EMPTY = {k: "" for k in INFO_KEYS}
+
+RESIDENT = {
+    **_EMPTY,
+    "name": "张三",
+    "sex": "男",
+    "birthday": "19900101",
+    "address": "北京市东城区景山前街4号",
+    "cardID": "11010119900101001X",
+    "issueOrgan": "北京市公安局东城分局",
+    "validStart": "20200101",
+    "validEnd": "20400101",
+    "sexCode": "1",
+    "nationCode": "01",
+    "nation": "汉",
+    "photoWlt": WLT_B64,
+}
+
+RESIDENT_FINGER = {
+    **RESIDENT,
+    "name": "李四",
+    "sex": "女",
+    "sexCode": "2",
+    "nationCode": "03",
+    "nation": "回",
+    "validEnd": "长期",
+    "cardID": "110101198001010028",
+    "birthday": "19800101",
+    "fingerBase64": FINGER_B64,
+}
+
+PERMIT = {
+    **_EMPTY,
+    "name": "陈大文",
+    "sex": "男",
+    "sexCode": "1",
+    "birthday": "19850505",
+    "address": "香港特别行政区",
+    "cardID": "810000198505050011",
+    "issueOrgan": "深圳市公安局",
+    "validStart": "20190101",
+    "validEnd": "20240101",
+    "passportId": "H60123456",
+    "signCount": "02",
+    "photoWlt": WLT_B64,
+}
+
+FOREIGN = {
+    **_EMPTY,
+    "nameEn": "SMITH, JOHN",
+    "name": "史密斯",
+    "sex": "男",
+    "sexCode": "1",
+    "cardID": "USA110090010117",
+    "nationCode": "USA",
+    "validStart": "20200101",
+    "validEnd": "20300101",
+    "birthday": "19900101",
+    "cardVersion": "01",
+    "admissibleInstitution": "1500",
+    "photoWlt": WLT_B64,
+}
+
+SAMPLES = {
+    "resident": ("B", RESIDENT),
+    "resident-finger": ("C", RESIDENT_FINGER),
+    "permit": ("J", PERMIT),
+    "foreign": ("I", FOREIGN),
+}
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+def devsim_binary() -> Path:
+    env = os.environ.get("DEVSIM_BIN")
+    if env:
+        return Path(env)
+    return daemon_binary().parent / "devsim"
+
+
+class DevSim:
+    """One `devsim sam` process: a simulated SAM module on a pseudo-terminal."""
+
+    def __init__(self, args: list[str], log_path: Path):
+        binary = devsim_binary()
+        if not binary.is_file():
+            pytest.fail(f"simulator binary not built: {binary} (cargo build -p cards --bins, or set DEVSIM_BIN)")
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen([str(binary), "sam", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
+        self._buf = bytearray()
+        first = self._readline(10.0)
+        assert first.startswith("PORT "), f"devsim's first line: {first!r}"
+        self.port = first[5:].strip()
+        assert self.port.startswith("/dev/"), first
+
+    def _readline(self, timeout: float) -> str:
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"devsim said nothing within {timeout}s (so far {bytes(self._buf)!r})")
+            r, _, _ = select.select([fd], [], [], remaining)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise AssertionError(f"devsim ended (rc {self.proc.poll()}); stderr: {self.stderr()}")
+                self._buf += chunk
+        line, _, rest = bytes(self._buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        return line.decode("utf-8", "replace")
+
+    def cmd(self, line: str) -> None:
+        """Send one command; devsim must answer `ok`."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        answer = self._readline(5.0)
+        assert answer == "ok", f"devsim {line!r}: {answer!r}"
+
+    def card(self, name: str) -> None:
+        self.cmd(f"card {name}")
+
+    def fault(self, what: str) -> None:
+        self.cmd(f"fault {what}")
+
+    def reset(self, card: str = "resident") -> None:
+        self.fault("none")
+        self.cmd("finger-command on")
+        self.card(card)
+
+    def stderr(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, 9)  # its own pid only
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._log.close()
+
+
+class SimFactory:
+    def __init__(self, tmp_path_factory):
+        self._tmp = tmp_path_factory
+        self.sims: list[DevSim] = []
+
+    def __call__(self, card: str | None = "resident", *extra: str) -> DevSim:
+        args = ["--card", card if card is not None else "none", *extra]
+        s = DevSim(args, self._tmp.mktemp("devsim") / "devsim.log")
+        self.sims.append(s)
+        return s
+
+    def close(self) -> None:
+        for s in self.sims:
+            s.close()
+        self.sims.clear()
+
+
+@pytest.fixture
+def sam(tmp_path_factory):
+    """Factory: sam(card_name_or_None, *devsim_args) -> DevSim (killed at teardown)."""
+    f = SimFactory(tmp_path_factory)
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def module_sam(tmp_path_factory):
+    f = SimFactory(tmp_path_factory)
+    yield f
+    f.close()
+
+
+def idcard_config(port: str, **extra) -> dict:
+    return {"idcard": {"port": port, "timeout_ms": TIMEOUT_MS, **extra}}
+
+
+class Rig:
+    """A simulated module and a daemon reading it."""
+
+    def __init__(self, sim: DevSim, d):
+        self.sim = sim
+        self.d = d
+
+    def idcard(self) -> dict:
+        return self.d.api("/card=idcard")
+
+    def samid(self) -> dict:
+        return self.d.api("/card=getsamid")
+
+
+@pytest.fixture(scope="module")
+def shared(module_sam, module_daemon) -> Rig:
+    sim = module_sam("resident")
+    d = module_daemon(idcard_config(sim.port))
+    return Rig(sim, d)
+
+
+@pytest.fixture
+def rig(shared) -> Rig:
+    """The shared module + daemon, the module reset to the `resident` card without faults."""
+    shared.sim.reset("resident")
+    yield shared
+    assert shared.d.alive(), f"daemon died; log:\n{shared.d.log_tail()}"
+
+
+def assert_card(reply: dict, card_type: str, info: dict, *, decoder: bool = False) -> None:
+    assert reply["code"] == "0", reply
+    assert reply.get("cardType") == card_type, {k: v for k, v in reply.items() if k != "IDCardInfo"}
+    got = reply.get("IDCardInfo")
+    assert isinstance(got, dict), reply
+    assert set(got) == INFO_KEYS, f"IDCardInfo keys: missing {INFO_KEYS - set(got)}, extra {set(got) - INFO_KEYS}"
+    for k, v in got.items():
+        assert isinstance(v, str), f"IDCardInfo.{k} is not a string: {v!r}"
+    expected = dict(info)
+    if decoder:
+        expected["photoBase64"] = got["photoBase64"]
+    diff = {k: (got[k], expected[k]) for k in INFO_KEYS if got[k] != expected[k]}
+    assert not diff, f"fields differ (got, expected): {diff}"
+    if not decoder:
+        msg = reply.get("message", "")
+        assert "wlt_decoder" in msg and "photoWlt" in msg, f"message should say the decoder is missing: {msg!r}"
+
+
+# --------------------------------------------------------------------------- sample cards
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_sample_card_every_field(rig, name):
+    rig.sim.card(name)
+    card_type, info = SAMPLES[name]
+    assert_card(rig.idcard(), card_type, info)
+
+
+def test_reply_shape_and_raw_blobs(rig):
+    rig.sim.card("resident-finger")
+    r = rig.idcard()
+    assert list(r)[:2] == ["code", "message"], list(r)
+    info = r["IDCardInfo"]
+    assert base64.b64decode(info["photoWlt"], validate=True) == WLT
+    finger = base64.b64decode(info["fingerBase64"], validate=True)
+    assert len(finger) == 1024 and finger == FINGER
+    assert info["photoBase64"] == ""
+    rig.sim.card("resident")
+    assert rig.idcard()["IDCardInfo"]["fingerBase64"] == ""
+
+
+def test_switching_cards_between_calls(rig):
+    for name in ["permit", "resident-finger", "foreign", "resident", "permit"]:
+        rig.sim.card(name)
+        card_type, info = SAMPLES[name]
+        assert_card(rig.idcard(), card_type, info)
+
+
+def test_module_without_finger_command(rig):
+    rig.sim.cmd("finger-command off")
+    rig.sim.card("resident-finger")
+    r = rig.idcard()
+    assert_card(r, "B", {**RESIDENT_FINGER, "fingerBase64": ""})
+    # The other cards read as before through the older command.
+    rig.sim.card("permit")
+    assert_card(rig.idcard(), "J", PERMIT)
+    rig.sim.cmd("finger-command on")
+    rig.sim.card("resident-finger")
+    assert_card(rig.idcard(), "C", RESIDENT_FINGER)
+
+
+def test_module_started_without_finger_command(sam, daemon):
+    sim = sam("resident-finger", "--no-finger-command")
+    d = daemon(idcard_config(sim.port))
+    assert_card(d.api("/card=idcard"), "B", {**RESIDENT_FINGER, "fingerBase64": ""})
+
+
+def test_getsamid(rig):
+    r = rig.samid()
+    assert r["code"] == "0", r
+    assert r["samID"] == SAM_ID, r
+    # The SAM ID does not need a card.
+    rig.sim.card("none")
+    assert rig.samid()["samID"] == SAM_ID
+
+
+def test_init_and_release(rig):
+    assert rig.d.api("/card=init")["code"] == "0"
+    assert_card(rig.idcard(), "B", RESIDENT)
+    assert rig.d.api("/card=release")["code"] == "0"
+    assert rig.d.api("/card=release")["code"] == "0"  # twice is fine
+    # After release the next call opens the reader again.
+    assert_card(rig.idcard(), "B", RESIDENT)
+    assert rig.d.api("/card=release")["code"] == "0"
+    assert rig.samid()["samID"] == SAM_ID
+    assert rig.d.api("/card=init")["code"] == "0"
+    assert rig.d.api("/card=init")["code"] == "0"
+
+
+def test_get_requests_answer_too(rig):
+    """The vendor's pages also use GET without a body; the same handlers answer."""
+    r = rig.d.get("/card=getsamid")
+    assert r.status == 200, r
+    assert r.json()["samID"] == SAM_ID
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+def ws_call(conn, function: str, params: dict | None = None) -> dict:
+    conn.send(json.dumps({"function": function, "params": params or {}}))
+    for _ in range(50):
+        msg = json.loads(conn.recv())
+        if msg.get("function") == function:
+            return msg
+    raise AssertionError(f"no reply with function {function!r}")
+
+
+def test_websocket_read_idcard_and_get_samid(rig):
+    conn = websocket.create_connection(rig.d.ws_url("/"), timeout=10)
+    try:
+        rig.sim.card("resident-finger")
+        msg = ws_call(conn, "read_idcard")
+        assert msg["function"] == "read_idcard"
+        assert_card(msg, "C", RESIDENT_FINGER)
+        http = rig.idcard()
+        assert {k: v for k, v in msg.items() if k != "function"} == http
+
+        rig.sim.card("foreign")
+        assert_card(ws_call(conn, "read_idcard"), "I", FOREIGN)
+
+        msg = ws_call(conn, "get_samid")
+        assert msg["function"] == "get_samid" and msg["code"] == "0", msg
+        assert msg["samID"] == SAM_ID
+
+        rig.sim.card("none")
+        msg = ws_call(conn, "read_idcard")
+        assert msg["function"] == "read_idcard" and msg["code"] == "3", msg
+        assert msg.get("message"), msg
+
+        # The group=action spelling works over WebSocket as well.
+        rig.sim.card("permit")
+        assert_card(ws_call(conn, "card=idcard"), "J", PERMIT)
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- errors and faults
+
+
+def test_no_card(rig):
+    rig.sim.card("none")
+    r = rig.idcard()
+    assert r["code"] == "3", r
+    assert r.get("message"), r
+    assert "IDCardInfo" not in r and "cardType" not in r, r
+    # Put a card on the reader: the next call reads it.
+    rig.sim.card("permit")
+    assert_card(rig.idcard(), "J", PERMIT)
+
+
+def test_card_removed_between_find_and_select(rig):
+    assert_card(rig.idcard(), "B", RESIDENT)
+    rig.sim.fault("removed-after-find")
+    r = rig.idcard()
+    assert r["code"] == "3", r
+    rig.sim.reset("resident")
+    assert_card(rig.idcard(), "B", RESIDENT)
+
+
+def test_read_fails(rig):
+    rig.sim.fault("read-fails")
+    r = rig.idcard()
+    assert r["code"] == "3", r
+    assert "41" in r.get("message", ""), f"message should name SW3 41: {r}"
+    # The SAM ID is still readable.
+    assert rig.samid()["code"] == "0"
+    rig.sim.fault("none")
+    assert_card(rig.idcard(), "B", RESIDENT)
+
+
+def test_silent_module(rig):
+    assert_card(rig.idcard(), "B", RESIDENT)  # the reader is open
+    rig.sim.fault("silent")
+    t0 = time.monotonic()
+    r = rig.idcard()
+    took = time.monotonic() - t0
+    assert r["code"] == "2", r
+    assert r.get("message"), r
+    assert took < 5.0, f"a silent module took {took:.1f}s to report (time-out {TIMEOUT_MS} ms)"
+    # Still silent, and the reader has been dropped: the re-open fails the same way.
+    assert rig.idcard()["code"] == "2"
+    assert rig.samid()["code"] == "2"
+    assert rig.d.api("/card=init")["code"] == "2"
+    # Cleared: the daemon opens the reader again.
+    rig.sim.fault("none")
+    assert_card(rig.idcard(), "B", RESIDENT)
+    assert rig.samid()["samID"] == SAM_ID
+
+
+def test_garbled_answers(rig):
+    assert_card(rig.idcard(), "B", RESIDENT)
+    rig.sim.fault("garble")
+    r = rig.idcard()
+    assert r["code"] == "2", r
+    assert r.get("message"), r
+    assert rig.samid()["code"] == "2"
+    assert rig.idcard()["code"] == "2"
+    rig.sim.fault("none")
+    assert_card(rig.idcard(), "B", RESIDENT)
+
+
+def test_checksum_error_retried(rig):
+    assert_card(rig.idcard(), "B", RESIDENT)  # the reader is open
+    rig.sim.fault("checksum-once")
+    assert_card(rig.idcard(), "B", RESIDENT)
+    rig.sim.fault("checksum-once")
+    r = rig.samid()
+    assert r["code"] == "0" and r["samID"] == SAM_ID, r
+    # And with the reader closed (the first frame after opening gets the error).
+    assert rig.d.api("/card=release")["code"] == "0"
+    rig.sim.fault("checksum-once")
+    rig.sim.card("foreign")
+    assert_card(rig.idcard(), "I", FOREIGN)
+
+
+def test_slow_answers_within_time_out(rig):
+    rig.sim.fault("slow 120")
+    rig.sim.card("resident-finger")
+    assert_card(rig.idcard(), "C", RESIDENT_FINGER)
+    assert rig.samid()["samID"] == SAM_ID
+    # Also when the reader has to be opened first.
+    assert rig.d.api("/card=release")["code"] == "0"
+    assert_card(rig.idcard(), "C", RESIDENT_FINGER)
+
+
+def test_slow_answers_beyond_time_out(rig):
+    assert_card(rig.idcard(), "B", RESIDENT)
+    rig.sim.fault(f"slow {TIMEOUT_MS * 2}")
+    r = rig.idcard()
+    assert r["code"] == "2", r
+    rig.sim.fault("none")
+    time.sleep(TIMEOUT_MS * 2 / 1000 + 0.1)  # the late answer has been written by now
+    assert_card(rig.idcard(), "B", RESIDENT)
+    assert_card(rig.idcard(), "B", RESIDENT)
+
+
+def test_other_endpoints_after_faults(rig):
+    for fault in ["silent", "garble", "read-fails"]:
+        rig.sim.fault(fault)
+        assert rig.idcard()["code"] in ("2", "3")
+        r = rig.d.api("/param=get", {"type": "app_version"})
+        assert r["code"] == "0" and r["app_version"], r
+    rig.sim.fault("none")
+    assert_card(rig.idcard(), "B", RESIDENT)
+
+
+def test_concurrent_reads(rig):
+    rig.sim.card("resident-finger")
+    n = 8
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def worker(i):
+        barrier.wait()
+        try:
+            results[i] = rig.idcard()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for r in results:
+        assert isinstance(r, dict), r
+        assert_card(r, "C", RESIDENT_FINGER)
+    assert all(r == results[0] for r in results)
+
+
+def test_concurrent_mixed_calls(rig):
+    rig.sim.card("permit")
+    calls = ["/card=idcard", "/card=getsamid", "/card=init", "/card=idcard", "/card=getsamid", "/card=idcard"]
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def worker(i):
+        barrier.wait()
+        try:
+            results[i] = rig.d.api(calls[i])
+        except BaseException as e:  # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for call, r in zip(calls, results):
+        assert isinstance(r, dict), (call, r)
+        if call == "/card=idcard":
+            assert_card(r, "J", PERMIT)
+        elif call == "/card=getsamid":
+            assert r["code"] == "0" and r["samID"] == SAM_ID, r
+        else:
+            assert r["code"] == "0", r
+
+
+def test_other_endpoints_served_during_a_slow_fault(sam, daemon):
+    sim = sam("resident")
+    d = daemon(idcard_config(sim.port, timeout_ms=1500))
+    assert_card(d.api("/card=idcard"), "B", RESIDENT)
+    sim.fault("silent")
+    done = {}
+
+    def read():
+        done["reply"] = d.api("/card=idcard")
+        done["at"] = time.monotonic()
+
+    t = threading.Thread(target=read, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    time.sleep(0.1)
+    others = []
+    for _ in range(3):
+        others.append(d.api("/param=get", {"type": "app_version"}))
+    others_at = time.monotonic()
+    t.join(20)
+    assert not t.is_alive()
+    assert all(r["code"] == "0" for r in others), others
+    assert done["reply"]["code"] == "2", done["reply"]
+    assert done["at"] - t0 >= 1.4, "the silent module was reported before the time-out"
+    assert others_at < done["at"], "other endpoints waited for the ID card reader"
+    sim.fault("none")
+    assert_card(d.api("/card=idcard"), "B", RESIDENT)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_no_port_configured(daemon):
+    d = daemon({}, sim=False)
+    for ep in ["/card=idcard", "/card=getsamid", "/card=init"]:
+        r = d.api(ep)
+        assert r["code"] == "2", (ep, r)
+        assert "idcard.port" in r.get("message", ""), (ep, r)
+    assert d.api("/card=release")["code"] == "0"
+    assert d.api("/param=get", {"type": "app_version"})["code"] == "0"
+
+
+def test_port_that_does_not_exist(daemon, tmp_path):
+    missing = str(tmp_path / "no-such-tty")
+    d = daemon(idcard_config(missing))
+    for ep in ["/card=idcard", "/card=getsamid", "/card=init"]:
+        r = d.api(ep)
+        assert r["code"] == "2", (ep, r)
+        assert missing in r.get("message", ""), (ep, r)
+    assert d.api("/param=get", {"type": "app_version"})["code"] == "0"
+
+
+def test_port_that_is_not_a_module(daemon, tmp_path):
+    """A regular file as the port: nothing answers, the call fails with code 2 and does not hang."""
+    f = tmp_path / "not-a-tty"
+    f.write_bytes(b"")
+    d = daemon(idcard_config(str(f)))
+    t0 = time.monotonic()
+    r = d.api("/card=idcard")
+    assert r["code"] == "2", r
+    assert time.monotonic() - t0 < 10
+
+
+def test_builtin_simulated_module(daemon):
+    d = daemon({}, sim=True)
+    r = d.api("/card=idcard")
+    assert_card(r, "C", RESIDENT_FINGER)
+    r = d.api("/card=getsamid")
+    assert r["code"] == "0" and r["samID"] == SAM_ID, r
+
+
+def test_module_appears_after_start(sam, daemon, tmp_path):
+    """The port is opened on first use, not at start: a module that is absent at first is found
+    once its port exists."""
+    link = tmp_path / "ttyIDCARD"
+    d = daemon(idcard_config(str(link)))
+    assert d.api("/card=idcard")["code"] == "2"
+    sim = sam("foreign")
+    link.symlink_to(sim.port)
+    assert_card(d.api("/card=idcard"), "I", FOREIGN)
+
+
+def test_module_unplugged_and_replugged(sam, daemon, tmp_path):
+    """The module goes away while the daemon holds its port open (the simulator process ends):
+    code 2, promptly, and the daemon keeps serving; a module on the same path is used again."""
+    link = tmp_path / "ttyIDCARD"
+    first = sam("resident")
+    link.symlink_to(first.port)
+    d = daemon(idcard_config(str(link)))
+    assert_card(d.api("/card=idcard"), "B", RESIDENT)
+    first.close()
+    for ep in ["/card=idcard", "/card=getsamid", "/card=idcard"]:
+        t0 = time.monotonic()
+        r = d.api(ep)
+        assert r["code"] == "2", (ep, r)
+        assert time.monotonic() - t0 < 5, ep
+    assert d.api("/param=get", {"type": "app_version"})["code"] == "0"
+    second = sam("foreign")
+    link.unlink()
+    link.symlink_to(second.port)
+    assert_card(d.api("/card=idcard"), "I", FOREIGN)
+    assert d.alive()
+
+
+def test_second_baud_rate(sam, daemon):
+    """Bauds are tried in order; a list naming only 9600 works against the (speed-agnostic) pty."""
+    sim = sam("permit")
+    d = daemon(idcard_config(sim.port, bauds=[9600]))
+    assert_card(d.api("/card=idcard"), "J", PERMIT)
+
+
+# --------------------------------------------------------------------------- WLT photo decoder
+
+FAKE_DECODER_C = r"""
+#include <string.h>
+
+static void put16(unsigned char *p, unsigned v) { p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; }
+static void put32(unsigned char *p, unsigned v) { put16(p, v & 0xffff); put16(p + 2, v >> 16); }
+
+/* A stand-in for a licensed decoder: a 102x126 24-bit BMP. The top half is (R, G, B) =
+   (0x40, 255 - wlt[3], wlt[3]); the bottom half is white. */
+int unpack(char *wlt, char *bmp, int save)
+{
+    const unsigned char *w = (const unsigned char *)wlt;
+    unsigned char *b = (unsigned char *)bmp;
+    const int W = 102, H = 126, ROW = 308, SIZE = 54 + 308 * 126;
+    int x, y;
+    (void)save;
+    if (w[0] != 'W' || w[1] != 'L' || w[2] != 'T')
+        return -2;
+    memset(b, 0, SIZE);
+    b[0] = 'B';
+    b[1] = 'M';
+    put32(b + 2, SIZE);
+    put32(b + 10, 54);
+    put32(b + 14, 40);
+    put32(b + 18, W);
+    put32(b + 22, H);
+    put16(b + 26, 1);
+    put16(b + 28, 24);
+    put32(b + 30, 0);
+    put32(b + 34, ROW * H);
+    put32(b + 38, 2835);
+    put32(b + 42, 2835);
+    for (y = 0; y < H; y++) {          /* bottom-up: file row 0 is the bottom of the image */
+        unsigned char *row = b + 54 + y * ROW;
+        for (x = 0; x < W; x++) {
+            unsigned char *p = row + 3 * x;
+            if (y >= H / 2) {          /* top half */
+                p[0] = w[3];
+                p[1] = 255 - w[3];
+                p[2] = 0x40;
+            } else {
+                p[0] = p[1] = p[2] = 255;
+            }
+        }
+    }
+    return 1;
+}
+"""
+
+FAILING_DECODER_C = r"""
+int unpack(char *wlt, char *bmp, int save) { (void)wlt; (void)bmp; (void)save; return 0; }
+"""
+
+
+def build_lib(tmp_path: Path, name: str, source: str) -> Path:
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) to build a fake WLT decoder")
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    lib = tmp_path / f"lib{name}.so"
+    p = subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return lib
+
+
+def test_wlt_decoder_plugin(sam, daemon, tmp_path):
+    from PIL import Image
+
+    lib = build_lib(tmp_path, "fakewlt", FAKE_DECODER_C)
+    sim = sam("resident-finger")
+    d = daemon(idcard_config(sim.port, wlt_decoder=str(lib)))
+    r = d.api("/card=idcard")
+    assert_card(r, "C", RESIDENT_FINGER, decoder=True)
+    assert r["message"] == "", r["message"]
+    jpeg = base64.b64decode(r["IDCardInfo"]["photoBase64"], validate=True)
+    assert jpeg[:2] == b"\xff\xd8", jpeg[:16]
+    img = Image.open(io.BytesIO(jpeg))
+    assert img.format == "JPEG"
+    assert img.size == (102, 126), img.size
+    img = img.convert("RGB")
+    top = (0x40, 255 - WLT[3], WLT[3])
+    for xy, want in [((51, 20), top), ((10, 40), top), ((51, 105), (255, 255, 255)), ((90, 120), (255, 255, 255))]:
+        got = img.getpixel(xy)
+        assert all(abs(a - b) <= 16 for a, b in zip(got, want)), f"pixel {xy}: {got}, expected about {want}"
+    # Every card kind gets its photo decoded.
+    sim.card("permit")
+    r = d.api("/card=idcard")
+    assert_card(r, "J", PERMIT, decoder=True)
+    assert r["message"] == "" and r["IDCardInfo"]["photoBase64"], r["message"]
+    # And over WebSocket.
+    conn = websocket.create_connection(d.ws_url("/"), timeout=10)
+    try:
+        msg = ws_call(conn, "read_idcard")
+    finally:
+        conn.close()
+    assert_card(msg, "J", PERMIT, decoder=True)
+    assert msg["IDCardInfo"]["photoBase64"] == r["IDCardInfo"]["photoBase64"]
+
+
+def test_wlt_decoder_that_fails(sam, daemon, tmp_path):
+    lib = build_lib(tmp_path, "failwlt", FAILING_DECODER_C)
+    sim = sam("resident")
+    d = daemon(idcard_config(sim.port, wlt_decoder=str(lib)))
+    r = d.api("/card=idcard")
+    assert_card(r, "B", RESIDENT, decoder=True)
+    assert r["IDCardInfo"]["photoBase64"] == ""
+    assert "photoWlt" in r["message"], r["message"]
+
+
+def test_wlt_decoder_missing(sam, daemon, tmp_path):
+    sim = sam("resident")
+    d = daemon(idcard_config(sim.port, wlt_decoder=str(tmp_path / "libnosuch.so")))
+    assert_card(d.api("/card=idcard"), "B", RESIDENT)  # no photo, message says why
+    assert d.api("/card=getsamid")["samID"] == SAM_ID
+
+
+def test_wlt_decoder_without_unpack(sam, daemon, tmp_path):
+    lib = build_lib(tmp_path, "nounpack", "int something_else(void) { return 1; }\n")
+    sim = sam("permit")
+    d = daemon(idcard_config(sim.port, wlt_decoder=str(lib)))
+    assert_card(d.api("/card=idcard"), "J", PERMIT)
