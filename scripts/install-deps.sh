@@ -41,3 +41,15 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo (Rust) is required and was not found on PATH" >&2
   exit 1
 fi
+
+# The fuzz tier: a nightly toolchain and cargo-fuzz (libFuzzer).
+if [ "${INSTALL_FUZZ:-1}" = 1 ]; then
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    echo "install-deps: rust nightly (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal >/dev/null
+  fi
+  if ! command -v cargo-fuzz >/dev/null; then
+    echo "install-deps: cargo-fuzz"
+    cargo install cargo-fuzz --locked --quiet
+  fi
+fi

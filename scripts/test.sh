@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, unit tests, black-box tests against the built daemon, and the
-# kernel-device tests in the QEMU rig. TEST_TIERS=lint,unit,e2e,rig selects tiers (default: all).
+# kernel-device tests in the QEMU rig, and short fuzz runs of the card parsers.
+# TEST_TIERS=lint,unit,e2e,rig,fuzz selects tiers (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tiers=",${TEST_TIERS:-lint,unit,e2e,rig},"
+tiers=",${TEST_TIERS:-lint,unit,e2e,rig,fuzz},"
 has() { [[ "$tiers" == *",$1,"* ]]; }
 step() { printf '\n=== %s ===\n' "$*"; }
 t0=$SECONDS
@@ -35,6 +36,23 @@ if has rig; then
   step "cameras against the kernel's vivid driver in the QEMU rig"
   cargo build --quiet -p cameraserviced
   bash tests/rig/camera-vivid.sh
+  step "HID magnetic stripe reader (uinput keyboard) in the QEMU rig"
+  bash tests/rig/magstripe.sh
+fi
+
+if has fuzz; then
+  step "fuzz: card frame, TLV and text parsers (cargo fuzz, ${FUZZ_SECONDS:-20} s each)"
+  fuzz_log=$(mktemp)
+  for target in sam_frame tlv card_text; do
+    if ! (cd firmware/cards && cargo +nightly fuzz run "$target" -- \
+          -max_total_time="${FUZZ_SECONDS:-20}" >"$fuzz_log" 2>&1); then
+      tail -40 "$fuzz_log"
+      echo "fuzz target $target failed (crash input under firmware/cards/fuzz/artifacts/)" >&2
+      exit 1
+    fi
+    echo "$target: $(grep -E '^Done' "$fuzz_log" | tail -1)"
+  done
+  rm -f "$fuzz_log"
 fi
 
 step "all tiers passed in $((SECONDS - t0)) s"

@@ -1,18 +1,21 @@
 //! `card=idcard`, `card=getsamid`, `card=init`, `card=release` (vendor 4.1, 4.2, 4.5, 4.6): the
 //! SAM ID card module on a serial port. One reader, calls serialised; the port is opened on first
 //! use (or by `card=init`), kept open, and dropped after a failure so the next call probes again.
+//! `card=sociaseceritycard` and `card=iccard` (4.3, 4.4): smart cards through PC/SC.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::{handler, ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
+use api::{ApiError, ErrorKind, Reply, Table, Text};
 use base64::Engine;
+use cards::apdu::CardError;
 use cards::idcard::{self, Kind};
 use cards::reader::{CardData, ReadError, SamReader};
+use cards::{emv, pcsc_reader, social};
 use serde_json::{json, Map, Value};
 
-use crate::images::blocking;
+use crate::images::on;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -284,24 +287,228 @@ impl WltDecoder {
     }
 }
 
-type CardOp = fn(&IdCards) -> Result<Reply, ApiError>;
-
-pub fn register(table: &mut Table, ctx: Arc<IdCards>) {
-    let ops: [(&str, CardOp); 4] = [
-        ("idcard", IdCards::read),
-        ("getsamid", IdCards::sam_id),
-        ("init", IdCards::init),
-        ("release", IdCards::release),
-    ];
-    for (action, f) in ops {
-        let c = ctx.clone();
-        table.register(
-            "card",
-            action,
-            handler(move |_req: ApiRequest| {
-                let c = c.clone();
-                async move { blocking(move || f(&c)).await }
-            }),
-        );
+fn card_error(e: CardError) -> ApiError {
+    match e {
+        CardError::NoReader(d) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("读卡器不可用：{d}"),
+                format!("card reader unavailable: {d}"),
+            ),
+        ),
+        CardError::NoCard => ApiError::with(
+            ErrorKind::NoData,
+            Text::new("未检测到卡片，请插卡或放卡", "no card in the reader"),
+        ),
+        CardError::Removed => ApiError::with(
+            ErrorKind::NoData,
+            Text::new(
+                "读卡过程中卡片被移走，请重新放卡",
+                "the card was removed during the read",
+            ),
+        ),
+        CardError::Io(d) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("读卡器通讯错误：{d}"),
+                format!("card reader error: {d}"),
+            ),
+        ),
+        e @ (CardError::Status(..) | CardError::Invalid(_)) => ApiError::with(
+            ErrorKind::NoData,
+            Text::new(
+                format!("卡片无法读取：{e}"),
+                format!("the card cannot be read: {e}"),
+            ),
+        ),
     }
+}
+
+/// PC/SC card reads, one at a time.
+pub struct SmartCards {
+    social_reader: String,
+    bank_reader: String,
+    lock: Mutex<()>,
+}
+
+impl SmartCards {
+    pub fn new(cfg: &crate::config::PcscSection) -> SmartCards {
+        SmartCards {
+            social_reader: cfg.social_reader.clone(),
+            bank_reader: cfg.bank_reader.clone(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn social(&self) -> Result<Reply, ApiError> {
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (c, reader) =
+            pcsc_reader::read_any(&self.social_reader, social::read).map_err(card_error)?;
+        tracing::info!(%reader, "social security card read");
+        let nation = idcard::nation_name(&c.nation_code);
+        let info = json!({
+            "SocialSecurityNumber": c.social_security_number,
+            "CardNumber": c.card_number,
+            "Name": c.name,
+            "Sex": idcard::sex_name(&c.sex_code),
+            "Nation": if nation.is_empty() { c.nation_code.as_str() } else { nation },
+            "Birthday": c.birthday,
+            "Birthplace": c.birthplace,
+            "CardDistinguishCode": c.card_distinguish_code,
+            "SocialSecurityCardType": c.card_type,
+            "CardNormVer": c.card_norm_ver,
+            "VisaInstitution": c.visa_institution,
+            "ValidStart": c.valid_start,
+            "ValidEnd": c.valid_end,
+        });
+        Ok(Reply::ok().with("SocialCardInfo", info))
+    }
+
+    fn bank(&self) -> Result<Reply, ApiError> {
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (c, reader) =
+            pcsc_reader::read_any(&self.bank_reader, emv::read).map_err(card_error)?;
+        tracing::info!(%reader, "bank card read");
+        let amount = |tag: u32| emv::yuan(c.get(tag));
+        let info = json!({
+            "CardNumber": c.pan,
+            "AccountNumber": c.pan,
+            "Name": c.name,
+            "CertificatesType": c.id_type,
+            "CertificatesNo": c.id_number,
+            "Track1": c.track1,
+            "Track2": c.track2,
+            "Track3": "",
+            "Balance": amount(0x9F79),
+            "BalanceLimit": amount(0x9F77),
+            "EffectiveDate": c.effective,
+            "SerialNumber": c.pan_sequence,
+            "CurrencyCode": c.currency,
+            "PinRetryTime": hex_number(c.get(0x9F17)),
+            "ExpiryDate": c.expiry,
+            "Atc": hex_number(c.get(0x9F36)),
+            "NameExtend": c.name_ext,
+            "SingleTradingLimit": amount(0x9F78),
+            "ResetThreshold": amount(0x9F6D),
+            "TransactionLimitNumber_I_N": c.get(0x9F72),
+            "TransactionLimitNumber_I_C": c.get(0x9F53),
+            "TradingLimitNumber": amount(0x9F54),
+            "TradingLimitNumber_Double": amount(0x9F75),
+            "TransactionAmountUpperLimit": amount(0x9F5C),
+            "CurrencyConversionFactor": c.get(0x9F73),
+            "TradingFloor": c.get(0x9F14),
+            "TradingCeiling": c.get(0x9F23),
+            "AppLock": "",
+            "IcCardAID": c.aid,
+            "AuthorizedAmount": emv::yuan(c.log(0x9F02)),
+            "OtherAmount": emv::yuan(c.log(0x9F03)),
+            "TransactionCurrencyCode": c.log(0x5F2A),
+            "TransactionDate": c.log(0x9A),
+            "TransactionTime": c.log(0x9F21),
+            "MerchantNumber": merchant(c.log(0x9F4E)),
+        });
+        Ok(Reply::ok().with("ICCardInfo", info))
+    }
+}
+
+/// A binary counter (hex digits) as a decimal number; empty when the card did not give it.
+fn hex_number(hex: &str) -> String {
+    u64::from_str_radix(hex, 16)
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// The merchant name of a log entry (hex of its bytes) as text.
+fn merchant(hex: &str) -> String {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let (s, _, _) = encoding_rs::GBK.decode(&bytes);
+    s.trim_matches([' ', '\0']).to_string()
+}
+
+/// Magnetic stripe reader: one swipe wait at a time.
+pub struct MagCards {
+    cfg: crate::config::MagcardSection,
+    lock: Mutex<()>,
+}
+
+impl MagCards {
+    pub fn new(cfg: &crate::config::MagcardSection) -> MagCards {
+        MagCards {
+            cfg: cfg.clone(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn read(&self) -> Result<Reply, ApiError> {
+        use cards::magstripe::{self, MagError};
+        let dev = self.cfg.device.trim();
+        if dev.is_empty() {
+            return Err(ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    "未配置磁条卡阅读器（magcard.device）",
+                    "no magnetic stripe reader configured (magcard.device)",
+                ),
+            ));
+        }
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let timeout = Duration::from_millis(self.cfg.timeout_ms.clamp(100, 600_000));
+        let serial = ["/dev/tty", "/dev/serial/", "/dev/pts/"]
+            .iter()
+            .any(|p| dev.starts_with(p));
+        let r = if serial {
+            magstripe::read_serial(dev, self.cfg.baud, timeout)
+        } else {
+            magstripe::find_input(dev).and_then(|p| magstripe::read_hid(&p, timeout))
+        };
+        let t = r.map_err(|e| match e {
+            MagError::NoDevice(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("磁条卡阅读器不可用：{d}"),
+                    format!("magnetic stripe reader unavailable: {d}"),
+                ),
+            ),
+            MagError::Timeout => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    format!("等待刷卡超时（{} 秒）", timeout.as_secs_f32()),
+                    format!("no card swiped within {} s", timeout.as_secs_f32()),
+                ),
+            ),
+            MagError::Unreadable => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    "磁条无法读取，请重新刷卡",
+                    "the stripe could not be read; swipe again",
+                ),
+            ),
+        })?;
+        let note = (!t.bad.is_empty()).then(|| {
+            let list: Vec<String> = t.bad.iter().map(|n| n.to_string()).collect();
+            Text::new(
+                format!("磁道 {} 读取失败", list.join("、")),
+                format!("track {} could not be read", list.join(", ")),
+            )
+        });
+        Ok(Reply::code("0", note).with(
+            "MagCardInfo",
+            json!({"Track1": t.track1, "Track2": t.track2, "Track3": t.track3}),
+        ))
+    }
+}
+
+/// Register every card endpoint.
+pub fn register(table: &mut Table, ids: Arc<IdCards>, smart: Arc<SmartCards>, mag: Arc<MagCards>) {
+    on(table, "card", "idcard", &ids, |c, _| c.read());
+    on(table, "card", "getsamid", &ids, |c, _| c.sam_id());
+    on(table, "card", "init", &ids, |c, _| c.init());
+    on(table, "card", "release", &ids, |c, _| c.release());
+    on(table, "card", "sociaseceritycard", &smart, |c, _| {
+        c.social()
+    });
+    on(table, "card", "iccard", &smart, |c, _| c.bank());
+    on(table, "card", "magcard", &mag, |c, _| c.read());
 }

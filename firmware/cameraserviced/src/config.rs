@@ -17,6 +17,41 @@ pub struct Config {
     pub camera: CameraSection,
     pub imaging: ImagingSection,
     pub idcard: IdCardSection,
+    pub pcsc: PcscSection,
+    pub magcard: MagcardSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MagcardSection {
+    /// The magnetic stripe reader: a serial port (`/dev/ttyUSB1`, `/dev/serial/by-id/...`), or an
+    /// HID keyboard reader by input device path (`/dev/input/by-id/...-event-kbd`) or by a part of
+    /// its name. Empty: none.
+    pub device: String,
+    /// Baud rate of a serial reader.
+    pub baud: u32,
+    /// How long `card=magcard` waits for a swipe, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for MagcardSection {
+    fn default() -> Self {
+        MagcardSection {
+            device: String::new(),
+            baud: 9600,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcscSection {
+    /// Readers tried for social security cards: a part of the PC/SC reader name (case-insensitive);
+    /// empty: every reader, in PC/SC order.
+    pub social_reader: String,
+    /// Readers tried for bank IC cards (contact or contactless), the same way.
+    pub bank_reader: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use api::{handler, ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
+use api::{ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
 use base64::Engine;
 use documents::DocError;
 use serde_json::{json, Map, Value};
 
-use crate::images::{blocking, grab, img_error, source_bytes, store_error, Images};
+use crate::images::{grab, img_error, on, source_bytes, store_error, Images};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -238,28 +238,14 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 pub fn register(table: &mut Table, ctx: Arc<Images>) {
-    let c = ctx.clone();
-    table.register(
-        "imagepro",
-        "barcode",
-        handler(move |req: ApiRequest| {
-            let c = c.clone();
-            async move { blocking(move || read_barcodes(&c, req)).await }
-        }),
-    );
-    for (action, kind) in [
-        ("merge2pdf", Kind::Pdf),
-        ("merge2tif", Kind::Tif),
-        ("merge2ofd", Kind::Ofd),
-    ] {
-        let c = ctx.clone();
-        table.register(
-            "imagepro",
-            action,
-            handler(move |req: ApiRequest| {
-                let c = c.clone();
-                async move { blocking(move || merge(&c, req, kind)).await }
-            }),
-        );
-    }
+    on(table, "imagepro", "barcode", &ctx, read_barcodes);
+    on(table, "imagepro", "merge2pdf", &ctx, |c, r| {
+        merge(c, r, Kind::Pdf)
+    });
+    on(table, "imagepro", "merge2tif", &ctx, |c, r| {
+        merge(c, r, Kind::Tif)
+    });
+    on(table, "imagepro", "merge2ofd", &ctx, |c, r| {
+        merge(c, r, Kind::Ofd)
+    });
 }

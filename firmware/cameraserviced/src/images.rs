@@ -569,13 +569,13 @@ fn v10(ctx: &Images, req: &ApiRequest, role: Role, pic: Picture) -> Result<Reply
         .with("thumbnail", B64.encode(&thumb)))
 }
 
-/// Register a handler that runs its work off the async runtime.
-fn on(
+/// Register a handler that runs its (blocking) work off the async runtime.
+pub fn on<C: Send + Sync + 'static>(
     table: &mut Table,
     group: &str,
     action: &str,
-    ctx: &Arc<Images>,
-    f: fn(&Images, ApiRequest) -> Result<Reply, ApiError>,
+    ctx: &Arc<C>,
+    f: impl Fn(&C, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
     let c = ctx.clone();
     table.register(

@@ -216,7 +216,12 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
     });
     images::register(&mut table, image_ctx.clone());
     docs::register(&mut table, image_ctx);
-    cards::register(&mut table, Arc::new(cards::IdCards::new(&cfg.idcard, sim)));
+    cards::register(
+        &mut table,
+        Arc::new(cards::IdCards::new(&cfg.idcard, sim)),
+        Arc::new(cards::SmartCards::new(&cfg.pcsc)),
+        Arc::new(cards::MagCards::new(&cfg.magcard)),
+    );
     params.install(&mut table);
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();

@@ -15,6 +15,8 @@
 pub mod apdu;
 pub mod emv;
 pub mod idcard;
+pub mod magstripe;
+pub mod pcsc_reader;
 pub mod reader;
 pub mod sam;
 pub mod serial;

@@ -14,7 +14,6 @@ Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero on any failu
 """
 
 import http.client
-import json
 import os
 import socket
 import subprocess
@@ -22,23 +21,9 @@ import sys
 import tempfile
 import time
 
-PORT = 38088
+from rigcheck import PORT, call, check, finish, results
+
 BOUNDARY = b"--cameraserviceframe"
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'PASS' if ok else 'FAIL'} {name}{'' if ok else ': ' + str(detail)}", flush=True)
-    return ok
-
-
-def call(path, body=None, timeout=60):
-    c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
-    c.request("POST", path, json.dumps(body or {}))
-    r = json.loads(c.getresponse().read())
-    c.close()
-    return r
 
 
 def v4l2_get(dev, name):
@@ -227,12 +212,6 @@ def main():
             print(open(os.path.join(tmp, "daemon.log")).read()[-4000:], file=sys.stderr)
     return finish()
 
-
-def finish():
-    passed = sum(1 for r in results if r)
-    failed = len(results) - passed
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed > 0 else 1
 
 
 if __name__ == "__main__":
