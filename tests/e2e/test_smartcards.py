@@ -7,23 +7,24 @@ only one pcscd can run per machine: its socket is /run/pcscd/pcscd.comm):
 * pcscd runs in the foreground with a private reader.conf directory (`pcscd -f -c DIR`), one vpcd
   entry in the driver's normal server mode (DEVICENAME /dev/null:0xP): vpcd listens on ports P and
   P+1, one per slot; the slots are the readers "Virtual PCD 00 00" and "Virtual PCD 00 01". vpcd
-  binds these ports on every interface (the driver has no way to bind loopback only); the only
-  client during the tests is devsim on 127.0.0.1, and the ports are closed again with pcscd.
+  binds these ports on all interfaces (INADDR_ANY; the driver cannot be told otherwise), but the
+  only connections made to them during the tests are devsim's, over loopback.
 * `devsim vpcd --connect P --slot0 social --slot1 bank` (binary $DEVSIM_BIN, else next to the daemon
   binary) is the card side of the vpcd protocol, like vsmartcard's vicc: for each slot it connects
   to 127.0.0.1:P (P+1) while the slot holds a card. Taking a card out, or changing it, makes devsim
   close that connection at vpcd's next message (pcscd asks for the ATR every 400 ms), which is how a
-  card leaves a vpcd reader; devsim waits 150 ms before it connects with the next card, so that
-  pcscd sees the reader empty in between. It takes `slot 0|1 social|bank|bank-contactless|none` on
-  stdin (answering `ok`). The sample cards are those of firmware/cards/src/simcard.rs.
-* Not vpcd's reversed mode (DEVICENAME 127.0.0.1:0xQ, the driver connects to the card side): the
-  packaged driver (vsmartcard-vpcd 3.3 = virtualsmartcard 0.8) cannot take a card out in that mode
-  (on an empty ATR it blocks in recv(fd, NULL, 0, MSG_WAITALL) holding the slot's lock, and its
-  reconnect calls FD_SET(-1), aborting pcscd; fixed upstream in 0.9, commit 76543ea).
+  card leaves a vpcd reader; it connects again with the next card 150 ms later. It takes
+  `slot 0|1 social|bank|bank-contactless|none` on stdin (answering `ok`). The sample cards are those
+  of firmware/cards/src/simcard.rs.
+* Server mode because the packaged driver (vsmartcard-vpcd 3.3 = virtualsmartcard 0.8) cannot take a
+  card out in reversed mode (DEVICENAME 127.0.0.1:0xQ): on an empty ATR it blocks in recv(fd, NULL,
+  0, MSG_WAITALL) holding the slot's lock, and its reconnect calls FD_SET(-1), aborting pcscd (fixed
+  upstream in 0.9, commit 76543ea).
 * The test process watches pcscd's own view of the readers (card present / absent and its event
   counter, through libpcsclite with ctypes) after every card change, so no test sleeps a fixed time.
-* A card that is slow to answer, or that leaves in the middle of a read, is made by stopping devsim
-  (SIGSTOP to its own pid) while the daemon reads it, and continuing it (SIGCONT) afterwards.
+* Cards that are slow to answer: devsim's `delay 0|1 MS` makes a slot's card answer each APDU that
+  late, so a bank read (dozens of APDUs) takes seconds; a card taken out during such a read leaves
+  at the read's next APDU (see bank_read_slow).
 
 Cards are read by a daemon with the default configuration (no [pcsc] patterns: every reader, in
 PC/SC order). Expected values are exactly those of the simulated cards; fields a card lacks are "".
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import json
 import os
 import select
@@ -56,7 +56,6 @@ PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 PCSCD_PIDFILE = Path("/run/pcscd/pcscd.pid")
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 STATE_TIMEOUT = 10.0  # seconds for pcscd to see a card change (it polls every 400 ms)
-_LIBC = ctypes.CDLL(None, use_errno=True)  # for tgkill
 
 SOCIAL_EP = "/card=sociaseceritycard"
 BANK_EP = "/card=iccard"
@@ -266,31 +265,6 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-def thread_states(pid: int) -> dict[int, str]:
-    """{thread id: state letter} of a process's threads ({} when it is gone)."""
-    out = {}
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                out[int(tid)] = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rpartition(") ")[2][:1]
-    return out
-
-
-def send_stop(pid: int) -> None:
-    """SIGSTOP to each thread of one of our processes. (One SIGSTOP to the process wakes a single
-    thread to stop them all: until that thread gets a CPU, the others go on running.)"""
-    for tid in thread_states(pid):
-        if _LIBC.tgkill(pid, tid, signal.SIGSTOP) != 0 and ctypes.get_errno() != errno.ESRCH:
-            os.kill(pid, signal.SIGSTOP)
-
-
-def wait_stopped(pid: int, what: str) -> None:
-    deadline = time.monotonic() + 5.0
-    while set(thread_states(pid).values()) - {"T"}:
-        assert time.monotonic() < deadline, f"{what} does not stop: {thread_states(pid)}"
-        time.sleep(0.0002)
-
-
 def devsim_binary() -> Path:
     env = os.environ.get("DEVSIM_BIN")
     if env:
@@ -340,37 +314,12 @@ class VpcdSim:
         answer = self._readline(5.0)
         assert answer == "ok", f"devsim 'slot {n} {card}': {answer!r}"
 
-    # -- cards that do not answer: devsim stopped
-    def stop(self) -> None:
-        """Stop devsim until cont(): vpcd's messages (and stdin commands) wait for it."""
-        if self.proc.poll() is None:
-            self.stopped = True
-            send_stop(self.proc.pid)
-            wait_stopped(self.proc.pid, "devsim")
-
-    def cont(self) -> None:
-        if self.stopped:
-            self.stopped = False
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGCONT)
-
-    def step(self, run: float = 0.0001) -> None:
-        """Let a stopped devsim run for about `run` seconds (a message or two) and stop it again. The
-        signals go out at real-time priority where that is allowed, so that devsim is stopped on time
-        however busy the machine is (else a whole card read can go through in one step)."""
-        rt = False
-        with contextlib.suppress(OSError, AttributeError):
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # this thread only
-            rt = True
-        try:
-            self.cont()
-            time.sleep(run)
-            self.stopped = True
-            send_stop(self.proc.pid)
-        finally:
-            if rt:
-                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        wait_stopped(self.proc.pid, "devsim")
+    def delay(self, n: int, ms: int) -> None:
+        """Slot n's card answers each APDU `ms` late (0: at once)."""
+        self.proc.stdin.write(f"delay {n} {ms}\n".encode())
+        self.proc.stdin.flush()
+        answer = self._readline(5.0)
+        assert answer == "ok", f"devsim 'delay {n} {ms}': {answer!r}"
 
     def stderr(self) -> str:
         try:
@@ -379,7 +328,6 @@ class VpcdSim:
             return ""
 
     def close(self) -> None:
-        self.cont()
         if self.proc.poll() is None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.write(b"quit\n")
@@ -432,13 +380,9 @@ class Rig:
         self.timings.append(("pcscd start -> both cards seen", time.monotonic() - t0))
 
     def stop(self) -> None:
-        if self.sim is not None:
-            # A test that failed may have left devsim stopped: pcscd's driver could be waiting for it.
-            self.sim.cont()
         if self.pcscd is not None:
             # pcscd before devsim: the readers go with pcscd, not as cards taken out under it.
             if self.pcscd.poll() is None:
-                self.pcscd.send_signal(signal.SIGCONT)  # in case a test left it stopped
                 self.pcscd.send_signal(signal.SIGTERM)
                 try:
                     self.pcscd.wait(5)
@@ -457,16 +401,6 @@ class Rig:
         if self.timings:
             print("[smartcards] pcscd reaction times:",
                   ", ".join(f"{w}: {s:.2f}s" for w, s in self.timings))
-
-    @contextlib.contextmanager
-    def pcscd_held(self):
-        """pcscd stopped for the block (nothing reaches the cards; PC/SC calls, states() too, wait)."""
-        send_stop(self.pcscd.pid)
-        try:
-            wait_stopped(self.pcscd.pid, "pcscd")
-            yield
-        finally:
-            os.kill(self.pcscd.pid, signal.SIGCONT)
 
     def pcscd_log_tail(self, n: int = 60) -> str:
         try:
@@ -825,12 +759,11 @@ def test_concurrent_mixed_reads(cards):
 
 
 @contextlib.contextmanager
-def bank_read_held(rig: Rig, into_slot1: int | None = None):
-    """A bank read by the default daemon (in a thread) while the cards do not answer: devsim is
-    stopped (SIGSTOP) before the read and continued when the block ends. With `into_slot1`, devsim is
-    let run a moment at a time (a message or two; a bank read takes dozens) until pcscd shows slot 1's
-    reader in use by the read, and `into_slot1` moments more, so that the read is held in the middle
-    of the bank card. Yields a dict that gets "reply" and "at" when the read is over."""
+def bank_read_slow(rig: Rig, delay_ms: int = 150, into_slot1: bool = False):
+    """A bank read by the default daemon (in a thread) while slot 1's card answers each APDU
+    `delay_ms` late (a bank read is dozens of APDUs, so it takes seconds). With `into_slot1`, the
+    block starts once pcscd shows slot 1's reader in use by the read. Yields a dict that gets
+    "reply" and "at" when the read is over; afterwards the card answers at once again."""
     done: dict = {}
 
     def read():
@@ -838,29 +771,26 @@ def bank_read_held(rig: Rig, into_slot1: int | None = None):
         done["at"] = time.monotonic()
 
     t = threading.Thread(target=read, daemon=True)
-    rig.sim.stop()
+    rig.sim.delay(1, delay_ms)
     try:
         t.start()
-        if into_slot1 is not None:
+        if into_slot1:
             deadline = time.monotonic() + STATE_TIMEOUT
             while not rig.pcsc.states().get(READERS[1], (0,))[0] & SCARD_STATE_INUSE:
                 assert "reply" not in done, f"the read was over before it reached {READERS[1]}: {done['reply']}"
                 assert time.monotonic() < deadline, f"the read does not get to {READERS[1]}"
-                rig.sim.step()
-            for _ in range(into_slot1):
-                rig.sim.step()
-            assert "reply" not in done, f"the read was over at once: {done['reply']}"
+                time.sleep(0.02)
         yield done
     finally:
-        rig.sim.cont()
-        t.join(30)
-    assert not t.is_alive(), "the card read still runs 30 s after the cards answer again"
+        rig.sim.delay(1, 0)
+        t.join(60)
+    assert not t.is_alive(), "the card read still runs 60 s after the card answers at once again"
 
 
 def test_other_endpoints_answer_during_a_slow_read(cards):
     cards.load("social", "bank", fresh=True)
     t0 = time.monotonic()
-    with bank_read_held(cards) as done:
+    with bank_read_slow(cards) as done:
         time.sleep(0.3)
         assert "reply" not in done, "the slow read was over at once"
         for _ in range(3):
@@ -872,19 +802,15 @@ def test_other_endpoints_answer_during_a_slow_read(cards):
 
 
 def test_card_taken_out_during_a_read(cards):
-    """The card leaves between two APDUs: the read fails (code 2 or 3 with a message) and the next
-    card is read normally."""
+    """The card leaves in the middle of a read: the read fails (code 2 or 3 with a message) and the
+    next card is read normally."""
     cards.load("social", "bank", fresh=True)
-    with bank_read_held(cards, into_slot1=3) as done:
-        time.sleep(0.4)
+    with bank_read_slow(cards, into_slot1=True) as done:
         assert "reply" not in done, "the slow read was over at once"
         counter = cards.pcsc.states()[READERS[1]][1]
-        # devsim answers the APDU it holds and takes the card out while pcscd waits: at the next
-        # APDU the card is gone.
-        with cards.pcscd_held():
-            cards.sim.cont()
-            cards.sim.slot(1, "none")
-            cards.cards = ["social", "none"]
+        # The card leaves: devsim closes slot 1's connection at the read's next APDU.
+        cards.sim.slot(1, "none")
+        cards.cards = ["social", "none"]
     r = done["reply"]
     assert r["code"] in ("2", "3"), r
     assert r.get("message") and "ICCardInfo" not in r, r

@@ -28,6 +28,10 @@ impl Transport for PcscCard {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
         let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
         let r = self.card.transmit(apdu, &mut buf).map_err(io)?;
+        if r.len() < 2 {
+            // No status word: the card went away mid-exchange (vpcd answers this way).
+            return Err(CardError::Removed);
+        }
         Ok(r.to_vec())
     }
 }

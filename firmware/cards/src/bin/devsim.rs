@@ -15,8 +15,8 @@
 //! connection when the card is taken out or changed (at vpcd's next message), which is how a card
 //! leaves a vpcd reader. Cards: `social` (a social security card, T=0), `bank` (a PBOC debit card
 //! through PSE), `bank-contactless` (through PPSE), `none`. Stdin commands: `slot 0|1 CARD`,
-//! `quit`. (`--port P` instead listens for vpcd's reversed mode; the packaged driver cannot take
-//! a card out in that mode.)
+//! `delay 0|1 MS` (the card answers each APDU this late), `quit`. (`--port P` instead listens
+//! for vpcd's reversed mode; the packaged driver cannot take a card out in that mode.)
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
@@ -118,8 +118,14 @@ fn main() {
     });
 }
 
-/// A slot's card and a counter of card changes.
-type Slot = Arc<Mutex<(Option<Box<dyn SimCard>>, u64)>>;
+/// A slot: its card, a counter of card changes, and a delay before each answer to an APDU (a
+/// slow card).
+struct SlotState {
+    card: Option<Box<dyn SimCard>>,
+    generation: u64,
+    delay: Duration,
+}
+type Slot = Arc<Mutex<SlotState>>;
 
 /// Acknowledge at once (vpcd sends a message's length and body separately; a delayed ACK would
 /// hold each body back ~40 ms).
@@ -142,7 +148,7 @@ fn quick_ack(s: &std::net::TcpStream) {
 fn serve_conn(mut s: std::net::TcpStream, slot: &Slot, leave_on_change: bool) {
     use std::io::Read;
     let _ = s.set_nodelay(true);
-    let generation = slot.lock().unwrap_or_else(|e| e.into_inner()).1;
+    let generation = slot.lock().unwrap_or_else(|e| e.into_inner()).generation;
     loop {
         quick_ack(&s);
         let mut len = [0u8; 2];
@@ -154,13 +160,17 @@ fn serve_conn(mut s: std::net::TcpStream, slot: &Slot, leave_on_change: bool) {
         if s.read_exact(&mut msg).is_err() {
             return;
         }
+        if msg.len() > 1 {
+            let delay = slot.lock().unwrap_or_else(|e| e.into_inner()).delay;
+            std::thread::sleep(delay);
+        }
         let reply = {
             let mut c = slot.lock().unwrap_or_else(|e| e.into_inner());
-            if leave_on_change && (c.1 != generation || c.0.is_none()) {
+            if leave_on_change && (c.generation != generation || c.card.is_none()) {
                 // The card was taken out: the connection goes with it.
                 return;
             }
-            match (msg.as_slice(), c.0.as_mut()) {
+            match (msg.as_slice(), c.card.as_mut()) {
                 // Power off / on / reset: no answer.
                 ([0x00] | [0x01] | [0x02], _) => continue,
                 // The ATR; an empty one means no card.
@@ -181,7 +191,11 @@ fn serve_conn(mut s: std::net::TcpStream, slot: &Slot, leave_on_change: bool) {
 /// Connect to vpcd's slot while it holds a card; reconnect after a change.
 fn connect_slot(port: u16, slot: Slot) {
     loop {
-        let has_card = slot.lock().unwrap_or_else(|e| e.into_inner()).0.is_some();
+        let has_card = slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .card
+            .is_some();
         if !has_card {
             std::thread::sleep(Duration::from_millis(50));
             continue;
@@ -249,7 +263,14 @@ fn vpcd(args: &[String]) {
         std::process::exit(2);
     };
     let [c0, c1] = cards;
-    let slots: [Slot; 2] = [Arc::new(Mutex::new((c0, 0))), Arc::new(Mutex::new((c1, 0)))];
+    let slot_of = |card| {
+        Arc::new(Mutex::new(SlotState {
+            card,
+            generation: 0,
+            delay: Duration::ZERO,
+        }))
+    };
+    let slots: [Slot; 2] = [slot_of(c0), slot_of(c1)];
     let banner = if connect {
         for (n, slot) in slots.iter().enumerate() {
             let slot = slot.clone();
@@ -278,9 +299,17 @@ fn vpcd(args: &[String]) {
         ["slot", n @ ("0" | "1"), name] => card(name).map(|c| {
             let i: usize = n.parse().unwrap_or(0);
             let mut s = slots[i].lock().unwrap_or_else(|e| e.into_inner());
-            s.0 = c;
-            s.1 += 1;
+            s.card = c;
+            s.generation += 1;
         }),
+        ["delay", n @ ("0" | "1"), ms] => ms
+            .parse::<u64>()
+            .map(|ms| {
+                let i: usize = n.parse().unwrap_or(0);
+                slots[i].lock().unwrap_or_else(|e| e.into_inner()).delay =
+                    Duration::from_millis(ms);
+            })
+            .map_err(|_| "bad milliseconds"),
         _ => Err("unknown command"),
     });
 }
