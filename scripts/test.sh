@@ -27,6 +27,7 @@ if has e2e; then
   step "black-box tests against the built daemon (tests/e2e)"
   # The daemon and the device simulators (devsim) the tests drive.
   cargo build --quiet -p cameraserviced -p cards --bins
+  bash tests/units/check.sh   # systemd units: verify, security exposure
   python3 -m pytest -q tests/e2e
 fi
 
