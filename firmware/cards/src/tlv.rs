@@ -25,6 +25,25 @@ impl Tlv<'_> {
     }
 }
 
+/// A tag at the start of `data` (one byte, or more when the low five bits are all set): the tag
+/// and its length in bytes.
+fn read_tag(data: &[u8]) -> Option<(u32, usize)> {
+    let b = *data.first()?;
+    let mut tag = b as u32;
+    let mut i = 1;
+    if b & 0x1F == 0x1F {
+        loop {
+            let n = *data.get(i)?;
+            tag = (tag << 8) | n as u32;
+            i += 1;
+            if n & 0x80 == 0 || i > 4 {
+                break;
+            }
+        }
+    }
+    Some((tag, i))
+}
+
 /// The elements at the top level of `data` (padding bytes 00 and FF between elements skipped).
 pub fn parse(mut data: &[u8]) -> Vec<Tlv<'_>> {
     let mut out = Vec::new();
@@ -33,18 +52,7 @@ pub fn parse(mut data: &[u8]) -> Vec<Tlv<'_>> {
             data = &data[1..];
             continue;
         }
-        let mut tag = b as u32;
-        let mut i = 1;
-        if b & 0x1F == 0x1F {
-            loop {
-                let Some(&n) = data.get(i) else { return out };
-                tag = (tag << 8) | n as u32;
-                i += 1;
-                if n & 0x80 == 0 || i > 4 {
-                    break;
-                }
-            }
-        }
+        let Some((tag, mut i)) = read_tag(data) else { return out };
         let Some(&l0) = data.get(i) else { return out };
         i += 1;
         let len = if l0 & 0x80 == 0 {
@@ -118,19 +126,8 @@ fn collect<'a>(data: &'a [u8], tag: u32, depth: usize, out: &mut Vec<&'a [u8]>) 
 /// A data object list (PDOL, log format): (tag, length) pairs without values.
 pub fn parse_dol(mut data: &[u8]) -> Vec<(u32, usize)> {
     let mut out = Vec::new();
-    while let Some(&b) = data.first() {
-        let mut tag = b as u32;
-        let mut i = 1;
-        if b & 0x1F == 0x1F {
-            loop {
-                let Some(&n) = data.get(i) else { return out };
-                tag = (tag << 8) | n as u32;
-                i += 1;
-                if n & 0x80 == 0 || i > 4 {
-                    break;
-                }
-            }
-        }
+    while !data.is_empty() {
+        let Some((tag, i)) = read_tag(data) else { return out };
         let Some(&l) = data.get(i) else { return out };
         out.push((tag, l as usize));
         data = &data[i + 1..];
