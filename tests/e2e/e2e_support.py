@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -697,3 +698,79 @@ def jpeg_info(data: bytes) -> JpegInfo:
     assert sof is not None, "no SOF marker in JPEG"
     marker, w, h, comps = sof
     return JpegInfo(w, h, comps, marker, jfif, dqt)
+
+
+# --------------------------------------------------------------------------- device simulators
+
+
+def devsim_binary() -> Path:
+    """The device simulator ($DEVSIM_BIN, else next to the daemon binary)."""
+    env = os.environ.get("DEVSIM_BIN")
+    if env:
+        return Path(env)
+    return daemon_binary().parent / "devsim"
+
+
+class DevSimProcess:
+    """One `devsim MODE ARGS...` process: its first stdout line (the banner), then stdin commands
+    answered `ok`. Ended at close(): `quit`, then SIGKILL to its own pid if it lingers."""
+
+    def __init__(self, mode: str, args: list[str], log_path: Path):
+        binary = devsim_binary()
+        if not binary.is_file():
+            pytest.fail(f"simulator binary not built: {binary} (cargo build -p cards --bins, or set DEVSIM_BIN)")
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen([str(binary), mode, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
+        self._buf = bytearray()
+        self.banner = self.readline(10.0)
+
+    def readline(self, timeout: float) -> str:
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"devsim said nothing within {timeout}s (so far {bytes(self._buf)!r})")
+            r, _, _ = select.select([fd], [], [], remaining)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise AssertionError(f"devsim ended (rc {self.proc.poll()}); stderr: {self.stderr()}")
+                self._buf += chunk
+        line, _, rest = bytes(self._buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        return line.decode("utf-8", "replace")
+
+    def cmd(self, line: str) -> None:
+        """Send one command; devsim must answer `ok`."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        answer = self.readline(5.0)
+        assert answer == "ok", f"devsim {line!r}: {answer!r}"
+
+    def stderr(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(3)
+            except (OSError, subprocess.TimeoutExpired):
+                os.kill(self.proc.pid, signal.SIGKILL)  # its own pid only
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._log.close()

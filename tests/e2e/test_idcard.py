@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import select
 import shutil
 import subprocess
 import threading
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from e2e_support import daemon_binary
+from e2e_support import DevSimProcess
 
 TIMEOUT_MS = 300
 SAM_ID = "05.01-20103213-0000012345-1234567890"
@@ -137,53 +135,15 @@ SAMPLES = {
 # --------------------------------------------------------------------------- the simulator
 
 
-def devsim_binary() -> Path:
-    env = os.environ.get("DEVSIM_BIN")
-    if env:
-        return Path(env)
-    return daemon_binary().parent / "devsim"
-
-
-class DevSim:
+class DevSim(DevSimProcess):
     """One `devsim sam` process: a simulated SAM module on a pseudo-terminal."""
 
     def __init__(self, args: list[str], log_path: Path):
-        binary = devsim_binary()
-        if not binary.is_file():
-            pytest.fail(f"simulator binary not built: {binary} (cargo build -p cards --bins, or set DEVSIM_BIN)")
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([str(binary), "sam", *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
-        self._buf = bytearray()
-        first = self._readline(10.0)
+        super().__init__("sam", args, log_path)
+        first = self.banner
         assert first.startswith("PORT "), f"devsim's first line: {first!r}"
         self.port = first[5:].strip()
         assert self.port.startswith("/dev/"), first
-
-    def _readline(self, timeout: float) -> str:
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"devsim said nothing within {timeout}s (so far {bytes(self._buf)!r})")
-            r, _, _ = select.select([fd], [], [], remaining)
-            if r:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    raise AssertionError(f"devsim ended (rc {self.proc.poll()}); stderr: {self.stderr()}")
-                self._buf += chunk
-        line, _, rest = bytes(self._buf).partition(b"\n")
-        self._buf = bytearray(rest)
-        return line.decode("utf-8", "replace")
-
-    def cmd(self, line: str) -> None:
-        """Send one command; devsim must answer `ok`."""
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-        answer = self._readline(5.0)
-        assert answer == "ok", f"devsim {line!r}: {answer!r}"
 
     def card(self, name: str) -> None:
         self.cmd(f"card {name}")
@@ -195,26 +155,6 @@ class DevSim:
         self.fault("none")
         self.cmd("finger-command on")
         self.card(card)
-
-    def stderr(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, 9)  # its own pid only
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-        self._log.close()
 
 
 class SimFactory:

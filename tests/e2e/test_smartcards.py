@@ -36,7 +36,6 @@ import contextlib
 import ctypes
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -48,7 +47,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from e2e_support import daemon_binary, free_port
+from e2e_support import DevSimProcess, free_port
 
 PCSCD = shutil.which("pcscd") or "/usr/sbin/pcscd"
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -265,83 +264,21 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-def devsim_binary() -> Path:
-    env = os.environ.get("DEVSIM_BIN")
-    if env:
-        return Path(env)
-    return daemon_binary().parent / "devsim"
-
-
-class VpcdSim:
+class VpcdSim(DevSimProcess):
     """`devsim vpcd --connect P`: the two card slots, connecting to vpcd on 127.0.0.1:P and P+1."""
 
     def __init__(self, vpcd_port: int, slot0: str, slot1: str, log_path: Path):
-        binary = devsim_binary()
-        if not binary.is_file():
-            pytest.fail(f"simulator binary not built: {binary} (cargo build -p cards --bins, or set DEVSIM_BIN)")
+        super().__init__("vpcd", ["--connect", str(vpcd_port), "--slot0", slot0, "--slot1", slot1], log_path)
         self.port = vpcd_port
-        self.log_path = log_path
-        self.stopped = False
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([str(binary), "vpcd", "--connect", str(vpcd_port), "--slot0", slot0,
-                                      "--slot1", slot1],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
-        self._buf = bytearray()
-        first = self._readline(10.0)
         want = f"CONNECTING 127.0.0.1:{vpcd_port} 127.0.0.1:{vpcd_port + 1}"
-        assert first == want, f"devsim's first line: {first!r} (expected {want!r})"
-
-    def _readline(self, timeout: float) -> str:
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"devsim said nothing within {timeout}s (so far {bytes(self._buf)!r})")
-            r, _, _ = select.select([fd], [], [], remaining)
-            if r:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    raise AssertionError(f"devsim ended (rc {self.proc.poll()}); stderr: {self.stderr()}")
-                self._buf += chunk
-        line, _, rest = bytes(self._buf).partition(b"\n")
-        self._buf = bytearray(rest)
-        return line.decode("utf-8", "replace")
+        assert self.banner == want, f"devsim's first line: {self.banner!r} (expected {want!r})"
 
     def slot(self, n: int, card: str) -> None:
-        self.proc.stdin.write(f"slot {n} {card}\n".encode())
-        self.proc.stdin.flush()
-        answer = self._readline(5.0)
-        assert answer == "ok", f"devsim 'slot {n} {card}': {answer!r}"
+        self.cmd(f"slot {n} {card}")
 
     def delay(self, n: int, ms: int) -> None:
         """Slot n's card answers each APDU `ms` late (0: at once)."""
-        self.proc.stdin.write(f"delay {n} {ms}\n".encode())
-        self.proc.stdin.flush()
-        answer = self._readline(5.0)
-        assert answer == "ok", f"devsim 'delay {n} {ms}': {answer!r}"
-
-    def stderr(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.write(b"quit\n")
-                self.proc.stdin.flush()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)  # its own pid only
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(5)
-        for f in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                f.close()
-        self._log.close()
+        self.cmd(f"delay {n} {ms}")
 
 
 # --------------------------------------------------------------------------- the rig
