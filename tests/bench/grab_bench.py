@@ -19,24 +19,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
+from benchlib import call, sim_daemon
+
 BOUNDARY = b"--cameraserviceframe"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(port, path, body):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("POST", path, json.dumps(body))
-    r = json.loads(c.getresponse().read())
-    c.close()
-    return r
 
 
 def raw_frame(port):
@@ -89,20 +76,8 @@ def main():
     ap.add_argument("roundtrip")
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="grab-")
-    port = free_port()
-    cfg = os.path.join(tmp, "c.toml")
-    with open(cfg, "w") as f:
-        f.write("[camera]\nwarmup_frames = 0\nlinger_seconds = 60\n[log]\nlevel = \"warn\"\n")
-    d = subprocess.Popen([a.daemon, "--sim", "--config", cfg, "--state-dir", tmp,
-                          "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with sim_daemon(a.daemon, "[camera]\nwarmup_frames = 0\nlinger_seconds = 60\n[log]\nlevel = \"warn\"\n",
+                    "grab-") as (port, tmp):
         assert call(port, "/param=set", {"camidx": "0", "resolution": {"width": "2592", "height": "1944"}})["code"] == "0"
         assert call(port, "/param=set", {"camidx": "0", "preview_resolution": {"width": "2592", "height": "1944"}})["code"] == "0"
         assert call(port, "/video=open&camidx=0", {})["code"] == "0"
@@ -128,9 +103,6 @@ def main():
         p_plain = timed(port, {**src, **{k: v for k, v in plain.items() if k != "camidx"}}, a.runs, "/imagepro=process")
         p_as_is = timed(port, {**src, "image_process_info": {}}, a.runs, "/imagepro=process")
         p_crop = timed(port, {**src, **{k: v for k, v in crop.items() if k != "camidx"}}, a.runs, "/imagepro=process")
-    finally:
-        d.terminate()
-        d.wait(timeout=10)
     wait = t_as_is - p_as_is
     print("| grabimage 2592x1944 | median ms | baseline ms (libjpeg-turbo decode+encode) | ratio | target |")
     print("|---|---|---|---|---|")

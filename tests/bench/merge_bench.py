@@ -10,29 +10,13 @@ usage: merge_bench.py DAEMON_BIN MERGE_FILES_BIN [--runs N] [--count N]
 
 import argparse
 import base64
-import http.client
-import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(port, path, body, timeout=120):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request("POST", path, json.dumps(body))
-    r = json.loads(c.getresponse().read())
-    c.close()
-    return r
+from benchlib import call, sim_daemon
 
 
 def main():
@@ -44,20 +28,8 @@ def main():
     a = ap.parse_args()
     import img2pdf
 
-    tmp = tempfile.mkdtemp(prefix="merge-")
-    port = free_port()
-    cfg = os.path.join(tmp, "c.toml")
-    with open(cfg, "w") as f:
-        f.write('[camera]\nwarmup_frames = 0\nlinger_seconds = 60\n[log]\nlevel = "warn"\n')
-    d = subprocess.Popen([a.daemon, "--sim", "--config", cfg, "--state-dir", tmp,
-                          "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with sim_daemon(a.daemon, '[camera]\nwarmup_frames = 0\nlinger_seconds = 60\n[log]\nlevel = "warn"\n',
+                    "merge-") as (port, tmp):
         assert call(port, "/param=set", {"camidx": "0", "resolution": {"width": "2592", "height": "1944"}})["code"] == "0"
         uuids, paths = [], []
         for i in range(a.count):
@@ -89,9 +61,6 @@ def main():
             assert r["code"] == "0", r
         t_http = statistics.median(times)
         http_pdf = base64.b64decode(r["base64"])
-    finally:
-        d.terminate()
-        d.wait(timeout=10)
     ours = open(ours_pdf, "rb").read()
     same_ours = sum(1 for j in jpegs if j in ours)
     same_ref = sum(1 for j in jpegs if j in ref)
