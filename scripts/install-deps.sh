@@ -17,7 +17,7 @@ APT_PACKAGES=(
 # Test and benchmark peers: independent readers of the documents the device writes (pypdf,
 # poppler, libtiff through Pillow, easyofd for OFD) and the tools it is measured against
 # (img2pdf, zxing-cpp).
-PIP_PACKAGES=(pytest requests websocket-client pillow pypdf img2pdf zxing-cpp easyofd)
+PIP_PACKAGES=(pytest requests websocket-client pillow numpy pypdf img2pdf zxing-cpp easyofd)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -32,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import pytest, requests, websocket, PIL, pypdf, img2pdf, zxingcpp, easyofd" 2>/dev/null; then
+if ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd" 2>/dev/null; then
   echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi

@@ -774,3 +774,64 @@ class DevSimProcess:
             except OSError:
                 pass
         self._log.close()
+
+
+# --------------------------------------------------------------------------- images and storage
+
+
+def b64(text: str) -> bytes:
+    """Strict base64 of a reply field."""
+    import base64
+
+    assert isinstance(text, str) and text, f"expected a base64 string, got {text!r:.80}"
+    return base64.b64decode(text, validate=True)
+
+
+def enc(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_image(data: bytes):
+    """A PIL image, fully loaded."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def api_code(d: "Daemon", endpoint: str, body, code: str = "0", timeout: float = 60.0) -> dict:
+    """Call an endpoint and require `code` (a failure must carry a message)."""
+    r = d.api(endpoint, body, timeout=timeout)
+    assert r["code"] == code, f"{endpoint} {json.dumps(body)[:300]}: {r!r:.600}"
+    if code != "0":
+        assert r.get("message"), r
+    return r
+
+
+def store_image(d: "Daemon", data: bytes, path: str | None, image_type: str = "jpg", code: str = "0",
+                timeout: float = 60.0) -> dict:
+    """imagepro=storage_image of `data` (to `path` when given)."""
+    body = {"source_image": {"base64": enc(data), "image_type": image_type}}
+    if path is not None:
+        body["output_image"] = {"filepath": path}
+    return api_code(d, "imagepro=storage_image", body, code, timeout)
+
+
+def storage_root(d: "Daemon") -> Path:
+    return d.state_dir / "storage"
+
+
+def file_tree(root) -> dict:
+    """{relative path: bytes} of every regular file under root (symlinks not followed)."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            p = Path(dirpath) / name
+            if p.is_file() and not p.is_symlink():
+                out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return dict(sorted(out.items()))

@@ -12,16 +12,16 @@ Request: {"source_image": {base64+image_type | filepath | uuid} (absent/empty: c
 "binary" (default off)}. Reply: {"code":"0","count":N,"barcode":[{"type":...,"code":...}]}.
 """
 
-import base64
 import io
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFilter
+
+from e2e_support import api_code, enc
+from e2e_support import file_tree as tree
 
 SIM_CONFIG = {"camera": {"linger_seconds": 1, "warmup_frames": 0}}
 FRAME = (1280, 960)  # document camera capture size set by the `bc` fixture
@@ -78,9 +78,6 @@ def jpg(im: Image.Image, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def enc(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
 
 def src(im_or_bytes, image_type: str = "png") -> dict:
     data = im_or_bytes if isinstance(im_or_bytes, bytes) else (png if image_type == "png" else jpg)(im_or_bytes)
@@ -125,21 +122,6 @@ def found(r: dict) -> list[tuple[str, str]]:
     return sorted((item["type"], item["code"]) for item in r["barcode"])
 
 
-def api_code(d, endpoint: str, body: dict, code: str = "0") -> dict:
-    r = d.api(endpoint, body, timeout=TIMEOUT)
-    assert r["code"] == code, f"{endpoint} {json.dumps(body)[:300]}: {r!r:.600}"
-    return r
-
-
-def tree(root) -> dict:
-    """{relative path: bytes} of every regular file under root (symlinks not followed)."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        for name in files:
-            p = Path(dirpath) / name
-            if p.is_file() and not p.is_symlink():
-                out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return dict(sorted(out.items()))
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -11,9 +11,7 @@ A page's size follows the source's DPI: JFIF density or EXIF resolution of a JPE
 daemon also honours the resolution fields of BMP and TIFF), else 200.
 """
 
-import base64
 import io
-import json
 import posixpath
 import random
 import re
@@ -28,7 +26,11 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageSequence, ImageStat
 from pypdf import PdfReader
 
-from e2e_support import check_api_reply, jpeg_info
+from e2e_support import api_code, b64, check_api_reply, enc, jpeg_info
+from e2e_support import decode_image as decode
+from e2e_support import file_tree as tree
+from e2e_support import storage_root as root_of
+from e2e_support import store_image as store
 
 SIM_CONFIG = {"camera": {"linger_seconds": 1, "warmup_frames": 0}}
 CALL_TIMEOUT = 60.0
@@ -41,19 +43,7 @@ DEFAULT_DPI = 200.0
 # --------------------------------------------------------------------------- helpers (as test_images.py)
 
 
-def b64(text: str) -> bytes:
-    assert isinstance(text, str) and text, f"expected a base64 string, got {text!r:.80}"
-    return base64.b64decode(text, validate=True)
 
-
-def enc(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im
 
 
 def save(im: Image.Image, fmt: str, **kw) -> bytes:
@@ -115,33 +105,8 @@ def same_pixels(a: Image.Image, b: Image.Image, mode: str) -> bool:
     return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
 
 
-def root_of(d) -> Path:
-    return d.state_dir / "storage"
 
 
-def tree(root) -> dict:
-    out = {}
-    root = Path(root)
-    if not root.exists():
-        return out
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return out
-
-
-def api_code(d, endpoint: str, body, code: str) -> dict:
-    r = d.api(endpoint, body, timeout=CALL_TIMEOUT)
-    assert r["code"] == code, f"{endpoint} {json.dumps(body)[:300]}: {r!r:.600}"
-    if code != "0":
-        assert r.get("message"), r
-    return r
-
-
-def store(d, data: bytes, path: str, image_type: str = "jpg") -> dict:
-    return api_code(d, "imagepro=storage_image",
-                    {"source_image": {"base64": enc(data), "image_type": image_type},
-                     "output_image": {"filepath": path}}, "0")
 
 
 MAGIC = {"pdf": b"%PDF-", "tif": (b"II*\x00", b"MM\x00*"), "ofd": b"PK\x03\x04"}

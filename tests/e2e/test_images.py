@@ -13,21 +13,22 @@ Images are decoded with Pillow (pip install pillow); the JPEG headers (size, com
 JFIF density, quantisation tables) are parsed by e2e_support.jpeg_info.
 """
 
-import base64
 import io
 import json
-import os
 import random
 import re
 import threading
 import urllib.parse
-from pathlib import Path
 
 import pytest
 import websocket
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from e2e_support import check_api_reply, jpeg_info
+import e2e_support
+from e2e_support import b64, check_api_reply, enc, jpeg_info
+from e2e_support import decode_image as decode
+from e2e_support import file_tree as tree
+from e2e_support import storage_root as root_of
 
 SIM_CONFIG = {"camera": {"linger_seconds": 1, "warmup_frames": 0}}
 FRAME = (1280, 960)  # document camera capture size set by the `img` fixture
@@ -44,19 +45,12 @@ PAGE_BBOX = (544, 744)
 # --------------------------------------------------------------------------- image helpers
 
 
-def b64(text: str) -> bytes:
-    assert isinstance(text, str) and text, f"expected a base64 string, got {text!r:.80}"
-    return base64.b64decode(text, validate=True)
+def api_code(d, endpoint: str, body, code: str) -> dict:
+    return e2e_support.api_code(d, endpoint, body, code, GRAB_TIMEOUT)
 
 
-def enc(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im
+def store(d, data: bytes, path: str | None, image_type: str = "jpg", code: str = "0") -> dict:
+    return e2e_support.store_image(d, data, path, image_type, code, GRAB_TIMEOUT)
 
 
 def jpeg_b64(text: str):
@@ -184,23 +178,7 @@ def process(d, source: dict, ipi=None, code="0", **extra) -> dict:
     return r
 
 
-def api_code(d, endpoint: str, body, code: str) -> dict:
-    r = d.api(endpoint, body, timeout=GRAB_TIMEOUT)
-    assert r["code"] == code, f"{endpoint} {json.dumps(body)[:300]}: {r!r:.600}"
-    if code != "0":
-        assert r.get("message"), r
-    return r
 
-
-def store(d, data: bytes, path: str | None, image_type: str = "jpg", code: str = "0") -> dict:
-    body = {"source_image": {"base64": enc(data), "image_type": image_type}}
-    if path is not None:
-        body["output_image"] = {"filepath": path}
-    return api_code(d, "imagepro=storage_image", body, code)
-
-
-def root_of(d):
-    return d.state_dir / "storage"
 
 
 def download(d, path: str, status: int = 200):
@@ -209,16 +187,6 @@ def download(d, path: str, status: int = 200):
     assert r.status == status, f"GET /storage/{path.lstrip('/')}: {r!r}"
     return r
 
-
-def tree(root) -> dict:
-    """{relative path: bytes} of every regular file under root (symlinks not followed)."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        for name in files:
-            p = Path(dirpath) / name
-            if p.is_file() and not p.is_symlink():
-                out[p.relative_to(root).as_posix()] = p.read_bytes()
-    return dict(sorted(out.items()))
 
 
 # --------------------------------------------------------------------------- fixtures
