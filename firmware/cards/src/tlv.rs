@@ -52,7 +52,9 @@ pub fn parse(mut data: &[u8]) -> Vec<Tlv<'_>> {
             data = &data[1..];
             continue;
         }
-        let Some((tag, mut i)) = read_tag(data) else { return out };
+        let Some((tag, mut i)) = read_tag(data) else {
+            return out;
+        };
         let Some(&l0) = data.get(i) else { return out };
         i += 1;
         let len = if l0 & 0x80 == 0 {
@@ -127,7 +129,9 @@ fn collect<'a>(data: &'a [u8], tag: u32, depth: usize, out: &mut Vec<&'a [u8]>) 
 pub fn parse_dol(mut data: &[u8]) -> Vec<(u32, usize)> {
     let mut out = Vec::new();
     while !data.is_empty() {
-        let Some((tag, i)) = read_tag(data) else { return out };
+        let Some((tag, i)) = read_tag(data) else {
+            return out;
+        };
         let Some(&l) = data.get(i) else { return out };
         out.push((tag, l as usize));
         data = &data[i + 1..];
