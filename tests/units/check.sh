@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Static checks of the systemd units in systemd/: `systemd-analyze verify` (with ExecStart pointed
-# at the built daemon, since the image's /usr/bin is not this machine's) and the offline security
-# exposure of the daemon's unit (at most 3.0).
+# Static checks of the systemd files in systemd/: `systemd-analyze verify` of the units (with
+# ExecStart pointed at the built daemon, since the image's /usr/bin is not this machine's), the
+# offline security exposure of the daemon's unit (at most 3.0), and the sysusers file applied to an
+# empty root (the daemon's user exists, in the device groups its unit names).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${CAMERASERVICED_BIN:-$REPO/target/debug/cameraserviced}
@@ -24,5 +25,19 @@ if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 3.0) }'; then
   echo "PASS security exposure of cameraservice.service: $exposure (at most 3.0)"
 else
   echo "FAIL security exposure of cameraservice.service: ${exposure:-unknown} (at most 3.0)"; fail=1
+fi
+root="$tmp/root"
+mkdir -p "$root/etc"
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nvideo:x:44:\ninput:x:105:\ndialout:x:20:\n' > "$root/etc/group"
+groups=$(sed -n 's/^SupplementaryGroups=//p' "$REPO/systemd/cameraservice.service")
+members_ok() {
+  grep -q '^cameraservice:' "$root/etc/passwd" || return 1
+  for g in $groups; do grep -q "^$g:.*cameraservice" "$root/etc/group" || return 1; done
+}
+if systemd-sysusers --root="$root" "$REPO/systemd/cameraservice.sysusers" >/dev/null 2>&1 && members_ok; then
+  echo "PASS sysusers: user cameraservice in $groups"
+else
+  echo "FAIL sysusers: user cameraservice or its groups ($groups) missing"; fail=1
 fi
 exit $fail
