@@ -13,6 +13,7 @@ usage: camera_vivid.py DAEMON_BIN
 Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero on any failure.
 """
 
+import contextlib
 import http.client
 import os
 import socket
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from rigcheck import PORT, call, check, finish, results
+from rigcheck import PORT, call, check, daemon, finish
 
 BOUNDARY = b"--cameraserviceframe"
 
@@ -97,7 +98,7 @@ def wait_status(value, timeout):
 
 
 def main():
-    daemon = sys.argv[1]
+    binary = sys.argv[1]
     dev = vivid_node()
     if not check("vivid capture node present", dev is not None, os.listdir("/dev")):
         return finish()
@@ -114,21 +115,12 @@ def main():
         feeder = subprocess.Popen([sys.executable, helper, loop, "--files", jpg, "--fps", "10",
                                    "--duration", "600"], stdout=subprocess.DEVNULL)
         time.sleep(1.5)
-    cfg = os.path.join(tmp, "c.toml")
-    with open(cfg, "w") as f:
-        f.write("[camera]\nscan_interval_seconds = 0.5\nwarmup_frames = 0\nlinger_seconds = 1\n"
-                "preview_fps = 5\n")
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    d = subprocess.Popen([daemon, "--config", cfg, "--state-dir", tmp, "--listen", f"127.0.0.1:{PORT}"],
-                         stderr=log)
-    try:
-        end = time.time() + 60
-        while time.time() < end:
-            try:
-                socket.create_connection(("127.0.0.1", PORT), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    config = ("[camera]\nscan_interval_seconds = 0.5\nwarmup_frames = 0\nlinger_seconds = 1\n"
+              "preview_fps = 5\n")
+    with contextlib.ExitStack() as stack:
+        d = stack.enter_context(daemon(binary, tmp, config))
+        if feeder:
+            stack.callback(feeder.terminate)  # before the daemon stops
         check("daemon up", d.poll() is None)
         check("status video0 ok", wait_status("ok", 20), call("/video=status"))
 
@@ -199,19 +191,7 @@ def main():
         check("streams again after reconnect", len(frames) == 2, len(frames))
         s.close()
         check("daemon still serving", call("/param=get", {"type": "app_version"})["code"] == "0")
-    finally:
-        if feeder:
-            feeder.terminate()
-        d.terminate()
-        try:
-            d.wait(10)
-        except subprocess.TimeoutExpired:
-            d.kill()
-        log.close()
-        if not all(results):
-            print(open(os.path.join(tmp, "daemon.log")).read()[-4000:], file=sys.stderr)
     return finish()
-
 
 
 if __name__ == "__main__":

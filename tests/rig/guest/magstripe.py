@@ -13,14 +13,13 @@ usage: magstripe.py DAEMON_BIN
 
 import os
 import select
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
-from rigcheck import PORT, call, check, finish, results  # noqa: E402
+from rigcheck import call, check, daemon, finish  # noqa: E402
 from uinput_keyboard import Keyboard  # noqa: E402
 
 
@@ -54,25 +53,12 @@ def events_seen(node, seconds):
 
 
 def main():
-    daemon = sys.argv[1]
+    binary = sys.argv[1]
     kb = Keyboard("rig-magstripe MSR")
     if not check("uinput keyboard created", kb.node is not None):
         return finish()
     tmp = tempfile.mkdtemp()
-    cfg = os.path.join(tmp, "c.toml")
-    with open(cfg, "w") as f:
-        f.write('[magcard]\ndevice = "rig-magstripe"\ntimeout_ms = 4000\n')
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    d = subprocess.Popen([daemon, "--config", cfg, "--state-dir", tmp, "--listen", f"127.0.0.1:{PORT}"],
-                         stderr=log)
-    try:
-        end = time.time() + 60
-        while time.time() < end:
-            try:
-                call("/param=get", {"type": "app_version"}, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with daemon(binary, tmp, '[magcard]\ndevice = "rig-magstripe"\ntimeout_ms = 4000\n'):
         swipe = "%B6222021234567890^ZHANG/SAN^3012101?;6222021234567890=30121010000?+0123456789?"
         t, out = call_async("/card=magcard")
         time.sleep(1.0)
@@ -117,14 +103,7 @@ def main():
         time.sleep(0.3)
         r = call("/card=magcard")
         check("reader unplugged: code 2", r.get("code") == "2", r)
-    finally:
-        d.terminate()
-        d.wait(timeout=10)
-        log.close()
-        if not all(results):
-            print(open(os.path.join(tmp, "daemon.log")).read()[-4000:], file=sys.stderr)
     return finish()
-
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
 """Shared by the guest-side test scripts: PASS/FAIL bookkeeping and calls to the daemon under test
 (standard library only)."""
 
+import contextlib
 import http.client
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 
 PORT = 38088
 results = []
@@ -30,3 +36,35 @@ def finish():
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1
+
+
+@contextlib.contextmanager
+def daemon(binary, tmp, config_text):
+    """The daemon under test with `config_text` as its configuration and `tmp` as its state
+    directory, serving on 127.0.0.1:PORT (waited for, up to 60 s). Yields the process; stops it
+    afterwards and prints the end of its log when a check failed."""
+    cfg = os.path.join(tmp, "c.toml")
+    with open(cfg, "w") as f:
+        f.write(config_text)
+    log_path = os.path.join(tmp, "daemon.log")
+    log = open(log_path, "w")
+    d = subprocess.Popen([binary, "--config", cfg, "--state-dir", tmp, "--listen", f"127.0.0.1:{PORT}"],
+                         stderr=log)
+    try:
+        end = time.time() + 60
+        while time.time() < end and d.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", PORT), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield d
+    finally:
+        d.terminate()
+        try:
+            d.wait(10)
+        except subprocess.TimeoutExpired:
+            d.kill()
+        log.close()
+        if not all(results):
+            print(open(log_path).read()[-4000:], file=sys.stderr)
