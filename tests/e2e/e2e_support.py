@@ -835,3 +835,13 @@ def file_tree(root) -> dict:
             if p.is_file() and not p.is_symlink():
                 out[p.relative_to(root).as_posix()] = p.read_bytes()
     return dict(sorted(out.items()))
+
+
+def ws_call(conn, function: str, params: dict | None = None) -> dict:
+    """Send a vendor WebSocket function call; the reply that echoes it (pushes skipped)."""
+    conn.send(json.dumps({"function": function, "params": params or {}}))
+    for _ in range(50):
+        msg = json.loads(conn.recv())
+        if msg.get("function") == function:
+            return msg
+    raise AssertionError(f"no reply with function {function!r}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import shutil
 import subprocess
 import threading
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from e2e_support import DevSimProcess
+from e2e_support import DevSimProcess, ws_call
 
 TIMEOUT_MS = 300
 SAM_ID = "05.01-20103213-0000012345-1234567890"
@@ -319,15 +318,6 @@ def test_get_requests_answer_too(rig):
 
 
 # --------------------------------------------------------------------------- WebSocket
-
-
-def ws_call(conn, function: str, params: dict | None = None) -> dict:
-    conn.send(json.dumps({"function": function, "params": params or {}}))
-    for _ in range(50):
-        msg = json.loads(conn.recv())
-        if msg.get("function") == function:
-            return msg
-    raise AssertionError(f"no reply with function {function!r}")
 
 
 def test_websocket_read_idcard_and_get_samid(rig):

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -47,7 +46,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from e2e_support import DevSimProcess, free_port
+from e2e_support import DevSimProcess, free_port, ws_call
 
 PCSCD = shutil.which("pcscd") or "/usr/sbin/pcscd"
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -613,15 +612,6 @@ def test_reader_pattern_matching_no_reader(cards, daemon):
 
 
 # --------------------------------------------------------------------------- WebSocket
-
-
-def ws_call(conn, function: str, params: dict | None = None) -> dict:
-    conn.send(json.dumps({"function": function, "params": params or {}}))
-    for _ in range(50):
-        msg = json.loads(conn.recv())
-        if msg.get("function") == function:
-            return msg
-    raise AssertionError(f"no reply with function {function!r}")
 
 
 def test_websocket_reads(cards):

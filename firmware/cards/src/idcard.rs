@@ -317,36 +317,14 @@ mod tests {
     }
 
     #[test]
-    fn permit_and_foreign() {
-        let p = IdText {
-            passport_id: "H12345678".into(),
-            sign_count: "01".into(),
-            card_id: "810000199001010012".into(),
-            ..resident()
-        };
-        let p = IdText {
-            nation_code: String::new(),
-            ..p
-        };
-        let (k, x) = parse(&build(Kind::Permit, &p)).unwrap();
-        assert_eq!(k, Kind::Permit);
-        assert_eq!(x, p);
-        let f = IdText {
-            name_en: "SMITH, JOHN".into(),
-            name: "史密斯".into(),
-            sex_code: "1".into(),
-            card_id: "USA110090010117".into(),
-            nation_code: "USA".into(),
-            valid_start: "20200101".into(),
-            valid_end: "20300101".into(),
-            birthday: "19900101".into(),
-            card_version: "01".into(),
-            authority_code: "1500".into(),
-            ..Default::default()
-        };
-        let (k, x) = parse(&build(Kind::Foreign, &f)).unwrap();
-        assert_eq!(k, Kind::Foreign);
-        assert_eq!(x, f);
+    fn sample_cards_round_trip() {
+        // The simulator's permit and foreign cards (every field of their layouts filled).
+        for name in ["permit", "foreign", "resident-finger"] {
+            let c = crate::sim::sample(name).expect("sample");
+            let (k, x) = parse(&build(c.kind, &c.text)).unwrap();
+            assert_eq!(k, c.kind, "{name}");
+            assert_eq!(x, c.text, "{name}");
+        }
     }
 
     #[test]
