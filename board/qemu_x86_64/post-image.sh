@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Post-image script of cameraservice_qemu_x86_64_defconfig (BR2_ROOTFS_POST_IMAGE_SCRIPT).
+#
+# Makes images/disk.img (board/qemu_x86_64/genimage.cfg): boot loader environment, rootfs A
+# (this build), rootfs B (empty), data; and images/start-qemu.sh, which boots it.
+#
+# When a signing key is available it also makes images/update-<compatible>.raucb, the RAUC
+# bundle of this build's root file system:
+#   CAMERASERVICE_RAUC_SIGNING_CERT, CAMERASERVICE_RAUC_SIGNING_KEY
+#       signing certificate and key (files or PKCS#11 URIs); with CAMERASERVICE_RAUC_DEV_KEYRING=1
+#       the development key made by post-build.sh is the default
+#   CAMERASERVICE_VERSION
+#       version in the bundle manifest (default: the build time, UTC)
+set -euo pipefail
+
+BOARD_DIR="$(cd "$(dirname "$0")" && pwd)"
+BINARIES_DIR=${1:-${BINARIES_DIR:?}}
+GENIMAGE_TMP="${BUILD_DIR:?}/genimage.tmp"
+
+die() { echo "post-image.sh: error: $*" >&2; exit 1; }
+
+# The boot loader environment (the format of rauc-boot-backend and start-qemu.sh): slot A first
+# with three tries; slot B is empty, so it has none.
+printf 'BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=0\n' |
+	dd of="${BINARIES_DIR}/bootenv.img" bs=4096 count=1 iflag=fullblock conv=sync status=none
+
+# genimage takes the data partition's contents from <root path>/data (mountpoint = "/data"):
+# the daemon's state directory and RAUC's data directory. Everything else comes from
+# BINARIES_DIR, so the root path holds nothing more.
+ROOTPATH_TMP="$(mktemp -d)"
+trap 'rm -rf "${ROOTPATH_TMP}"' EXIT
+install -d -m 0755 "${ROOTPATH_TMP}/data/cameraservice"
+install -d -m 0700 "${ROOTPATH_TMP}/data/rauc"
+
+# Under fakeroot, so that those directories belong to root on the device, not to the user who
+# runs the build. (The inner script's arguments are expanded by the inner bash.)
+rm -rf "${GENIMAGE_TMP}"
+# shellcheck disable=SC2016
+"${HOST_DIR:?}/bin/fakeroot" -- bash -c '
+	chown -R 0:0 "$1/data" &&
+	exec genimage --rootpath "$1" --tmppath "$2" --inputpath "$3" --outputpath "$3" --config "$4"
+	' genimage "${ROOTPATH_TMP}" "${GENIMAGE_TMP}" "${BINARIES_DIR}" "${BOARD_DIR}/genimage.cfg"
+
+install -m 0755 "${BOARD_DIR}/start-qemu.sh" "${BINARIES_DIR}/start-qemu.sh"
+
+# RAUC update bundle
+cert=${CAMERASERVICE_RAUC_SIGNING_CERT:-}
+key=${CAMERASERVICE_RAUC_SIGNING_KEY:-}
+if [ -z "${cert}${key}" ] && [ "${CAMERASERVICE_RAUC_DEV_KEYRING:-}" = 1 ]; then
+	cert="${BASE_DIR:?}/rauc-dev-keys/cert.pem"
+	key="${BASE_DIR}/rauc-dev-keys/key.pem"
+fi
+if [ -z "${cert}" ] || [ -z "${key}" ]; then
+	echo "post-image.sh: no RAUC signing key (CAMERASERVICE_RAUC_SIGNING_CERT/_KEY): no update bundle" >&2
+	exit 0
+fi
+command -v rauc >/dev/null || die "rauc (host) is needed for the update bundle: BR2_PACKAGE_HOST_RAUC"
+compatible=$(sed -n 's/^compatible=//p' "${TARGET_DIR:?}/etc/rauc/system.conf")
+[ -n "${compatible}" ] || die "no compatible= in the target's /etc/rauc/system.conf"
+version=${CAMERASERVICE_VERSION:-$(date -u +%Y%m%d.%H%M%S)}
+
+bundle_dir="${BUILD_DIR}/rauc-bundle"
+bundle="${BINARIES_DIR}/update-${compatible}.raucb"
+rm -rf "${bundle_dir}" "${bundle}"
+mkdir -p "${bundle_dir}"
+cp --sparse=always "${BINARIES_DIR}/rootfs.ext4" "${bundle_dir}/rootfs.ext4"
+cat >"${bundle_dir}/manifest.raucm" <<EOF
+[update]
+compatible=${compatible}
+version=${version}
+
+[bundle]
+format=verity
+
+[image.rootfs]
+filename=rootfs.ext4
+EOF
+# --keyring: check that the target's keyring accepts the bundle
+rauc bundle --cert="${cert}" --key="${key}" --keyring="${TARGET_DIR}/etc/rauc/keyring.pem" \
+	"${bundle_dir}" "${bundle}"
+rm -rf "${bundle_dir}"
+echo "post-image.sh: ${bundle} (${compatible} ${version})"
