@@ -6,7 +6,7 @@
 #   p1  1 MiB   boot loader environment (BOOT_ORDER / BOOT_x_LEFT, text; see vm.py)
 #   p2          rootfs A (ext4, read-only at run time)
 #   p3          rootfs B (empty until the first update)
-#   p4  64 MiB  data (ext4, label "data": /data, the daemon's state and RAUC's)
+#   p4 384 MiB  data (ext4, label "data": /data, the daemon's state and RAUC's)
 #
 # It boots the rig's Debian kernel (tests/rig/prepare.sh) with a small initramfs (guest/init).
 # Test-only additions, not part of the product: a command agent on a virtio serial port
@@ -26,6 +26,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/rig/lib/common.sh"
 
 DAEMON=$ROOT/target/debug/cameraserviced
+TEST_ADMIN_TOKEN=test-image-admin-token-0123456789
 OUT=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -98,7 +99,7 @@ tar -C "$R" -xf "$BASE"
 
 install -D -m 755 "$DAEMON" "$R/usr/bin/cameraserviced"
 objcopy --strip-debug "$R/usr/bin/cameraserviced"
-for u in "$ROOT"/systemd/*.service; do install -D -m 644 "$u" "$R/usr/lib/systemd/system/${u##*/}"; done
+for u in "$ROOT"/systemd/*.service "$ROOT"/systemd/*.path; do install -D -m 644 "$u" "$R/usr/lib/systemd/system/${u##*/}"; done
 install -D -m 644 "$ROOT/systemd/cameraservice.sysusers" "$R/usr/lib/sysusers.d/cameraservice.conf"
 install -D -m 755 "$ROOT/systemd/usb-gadget.sh" "$R/usr/lib/cameraservice/usb-gadget"
 for f in "$ROOT"/systemd/network/*; do install -D -m 644 "$f" "$R/usr/lib/systemd/network/${f##*/}"; done
@@ -137,7 +138,7 @@ tmpfs                   /var/log                tmpfs  mode=0755,nosuid,nodev 0 
 tmpfs                   /var/lib/systemd        tmpfs  mode=0755,nosuid,nodev 0 0
 EOF
 systemctl --root="$R" enable cameraservice.service cameraservice-gadget.service \
-  rauc-mark-good.service systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+  cameraservice-reboot.path rauc-mark-good.service systemd-networkd.service systemd-resolved.service >/dev/null
 systemctl --root="$R" disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 
 # test-only: the command agent and the VM's USB device controller
@@ -172,7 +173,7 @@ echo "test image $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$R/etc/cameraservice-build"
 
 # ---------------------------------------------------------------------------------------------
 # 3. file systems and the disk
-ROOT_MB=512 DATA_MB=64
+ROOT_MB=512 DATA_MB=384
 used=$(du -sm "$R" | cut -f1)
 [ "$used" -lt $((ROOT_MB * 85 / 100)) ] || die "rootfs ($used MiB) does not fit the $ROOT_MB MiB slot"
 mkfs.ext4 -q -F -L rootfs -E root_owner=0:0 -d "$R" "$OUT/rootfs.ext4.tmp" "${ROOT_MB}M" >/dev/null
@@ -181,6 +182,10 @@ uid=$(awk -F: '$1 == "cameraservice" { print $3 ":" $4 }' "$R/etc/passwd")
 [ -n "$uid" ] || die "sysusers did not create the cameraservice user"
 chown "$uid" "$STAGE/data/cameraservice"
 chmod 750 "$STAGE/data/cameraservice"
+# test-only: the device admin token, provisioned on the data partition as on a real device
+printf '%s\n' "$TEST_ADMIN_TOKEN" > "$STAGE/data/cameraservice/admin-token"
+chown "$uid" "$STAGE/data/cameraservice/admin-token"
+chmod 600 "$STAGE/data/cameraservice/admin-token"
 mkfs.ext4 -q -F -L data -d "$STAGE/data" "$STAGE/data.ext4" "${DATA_MB}M" >/dev/null
 
 DISK=$OUT/disk.img.tmp
@@ -219,5 +224,6 @@ IMAGE_DISK=$OUT/disk.img
 IMAGE_ROOTFS=$OUT/rootfs.ext4
 IMAGE_ROOT_MB=$ROOT_MB
 IMAGE_KEYS=$OUT/keys
+IMAGE_ADMIN_TOKEN=$TEST_ADMIN_TOKEN
 EOF
 say "built $OUT/disk.img (rootfs $used MiB of $ROOT_MB)"

@@ -118,6 +118,8 @@ class VM:
             "-drive", f"file={self.disk},if=virtio,format=raw,cache=unsafe",
             "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:38088",
             "-device", "virtio-net-pci,netdev=n0",
+            # the board's serial number (the USB gadget derives its MAC addresses from it)
+            "-smbios", "type=1,serial=CS-TEST-0001",
             "-device", "virtio-serial-pci",
             "-chardev", f"socket,id=agent,path={sock},server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=agent",

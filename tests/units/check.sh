@@ -10,9 +10,10 @@ BIN=${CAMERASERVICED_BIN:-$REPO/target/debug/cameraserviced}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-for unit in "$REPO"/systemd/*.service; do
+for unit in "$REPO"/systemd/*.service "$REPO"/systemd/*.path; do
   name=$(basename "$unit")
-  sed "s|^ExecStart=/usr/bin/cameraserviced|ExecStart=$BIN|" "$unit" > "$tmp/$name"
+  sed -e "s|^ExecStart=/usr/bin/cameraserviced|ExecStart=$BIN|" \
+    -e "s|=/usr/lib/cameraservice/usb-gadget|=$REPO/systemd/usb-gadget.sh|" "$unit" > "$tmp/$name"
   if out=$(systemd-analyze verify "$tmp/$name" 2>&1) && [ -z "$out" ]; then
     echo "PASS verify $name"
   else

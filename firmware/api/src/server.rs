@@ -100,7 +100,8 @@ impl Server {
         self.shutdown_tx.subscribe()
     }
 
-    fn host_allowed(&self, headers: &HeaderMap) -> bool {
+    /// Whether the `Host` header names this device (IP literal, localhost or a configured name).
+    pub fn host_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(host) = headers.get(header::HOST) else {
             return true;
         };

@@ -19,6 +19,41 @@ pub struct Config {
     pub idcard: IdCardSection,
     pub pcsc: PcscSection,
     pub magcard: MagcardSection,
+    pub update: UpdateSection,
+}
+
+/// Over-the-air updates (RAUC bundles uploaded to `/update=install`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateSection {
+    /// The device admin token the update calls must carry (`X-Admin-Token` or
+    /// `Authorization: Bearer`). Empty: the update API is off. At least 16 characters.
+    pub admin_token: String,
+    /// A file holding the admin token (first line), read at start when `admin_token` is empty:
+    /// a token provisioned per device on the data partition rather than in the shared image.
+    pub admin_token_file: PathBuf,
+    /// Browser origins allowed to call the update API. A request that carries any other `Origin`
+    /// is refused; the default (none) admits only clients that send no `Origin` (tools, scripts).
+    pub allowed_origins: Vec<String>,
+    /// Largest bundle accepted, in bytes.
+    pub max_bundle_bytes: u64,
+    /// Where an upload is written before RAUC installs it; empty = `<state_dir>/update`.
+    pub spool_dir: PathBuf,
+    /// The `busctl` program used to talk to RAUC over D-Bus.
+    pub busctl: String,
+}
+
+impl Default for UpdateSection {
+    fn default() -> Self {
+        UpdateSection {
+            admin_token: String::new(),
+            admin_token_file: PathBuf::new(),
+            allowed_origins: Vec::new(),
+            max_bundle_bytes: 1024 * 1024 * 1024,
+            spool_dir: PathBuf::new(),
+            busctl: "busctl".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

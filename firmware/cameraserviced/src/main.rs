@@ -5,6 +5,7 @@ mod cards;
 mod config;
 mod docs;
 mod images;
+mod ota;
 mod system;
 mod video;
 
@@ -248,9 +249,13 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         tracing::info!(%addr, "listening");
         listeners.push(l);
     }
+    let ota = ota::Ota::new(&cfg.update, &state_dir, server.clone());
     let mut tasks = Vec::new();
     for l in listeners {
-        let app = api::router(server.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = ota
+            .router()
+            .merge(api::router(server.clone()))
+            .into_make_service_with_connect_info::<SocketAddr>();
         let mut stop = server.shutdown_signal();
         tasks.push(tokio::spawn(async move {
             let r = axum::serve(l, app)
