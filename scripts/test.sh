@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, unit tests, black-box tests against the built daemon, and the
-# kernel-device tests in the QEMU rig, and short fuzz runs of the card parsers.
-# TEST_TIERS=lint,unit,e2e,rig,fuzz selects tiers (default: all).
+# kernel-device tests in the QEMU rig, short fuzz runs of the card parsers, and the firmware's test
+# image booted under QEMU (systemd, USB gadget, RAUC updates).
+# TEST_TIERS=lint,unit,e2e,rig,fuzz,image selects tiers (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tiers=",${TEST_TIERS:-lint,unit,e2e,rig,fuzz},"
+tiers=",${TEST_TIERS:-lint,unit,e2e,rig,fuzz,image},"
 has() { [[ "$tiers" == *",$1,"* ]]; }
 step() { printf '\n=== %s ===\n' "$*"; }
 t0=$SECONDS
@@ -54,6 +55,13 @@ if has fuzz; then
     echo "$target: $(grep -E '^Done' "$fuzz_log" | tail -1)"
   done
   rm -f "$fuzz_log"
+fi
+
+if has image; then
+  step "firmware test image under QEMU: systemd units, watchdog, USB gadget + DHCP + mDNS, RAUC A/B (tests/image)"
+  cargo build --quiet -p cameraserviced
+  bash tests/image/build.sh
+  IMAGE_RESULTS_DIR=$(mktemp -d) python3 -m pytest -q -s -p no:cacheprovider tests/image/test_image.py
 fi
 
 step "all tiers passed in $((SECONDS - t0)) s"

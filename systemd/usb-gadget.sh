@@ -83,7 +83,7 @@ start() {
     mac "$i" 1 > "$G/functions/$f/host_addr"
     c=$G/configs/c.$((i + 1))
     mkdir "$c" "$c/strings/0x409"
-    echo "${f%%.*}" | tr a-z A-Z > "$c/strings/0x409/configuration"
+    echo "${f%%.*}" | tr '[:lower:]' '[:upper:]' > "$c/strings/0x409/configuration"
     echo 250 > "$c/MaxPower"
     ln -s "$G/functions/$f" "$c/"
     i=$((i + 1))

@@ -419,7 +419,10 @@ def test_signed_bundle_installs_into_slot_b_and_boots(vm, image, bundles):
     st = json.loads(vm.sh("rauc status --output-format=json")[1])
     assert st["booted"] == "B", st
     # marked good once the daemon was ready: tries back to full
-    vm.sh("systemctl is-active rauc-mark-good.service")
+    deadline = time.monotonic() + 90
+    while vm.sh("systemctl is-active rauc-mark-good.service", check=False)[1].strip() != "active":
+        assert time.monotonic() < deadline, vm.sh("systemctl status rauc-mark-good --no-pager", check=False)[1]
+        time.sleep(1)
     env = vm.sh("head -c 200 /dev/vda1 | tr -d '\\000'")[1]
     assert "BOOT_ORDER=B A" in env and "BOOT_B_LEFT=3" in env, env
     status = requests.get(vm.url("/update=status"), headers=token_headers(image), timeout=10).json()
