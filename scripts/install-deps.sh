@@ -14,6 +14,7 @@ APT_PACKAGES=(
   poppler-utils libtiff-tools
   libpcsclite-dev pcscd vsmartcard-vpcd   # PC/SC cards; the tests run a private pcscd with virtual cards
   rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
+  shellcheck
 )
 # Test and benchmark peers: independent readers of the documents the device writes (pypdf,
 # poppler, libtiff through Pillow, easyofd for OFD) and the tools it is measured against

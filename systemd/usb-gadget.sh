@@ -44,10 +44,9 @@ board_serial() {
 }
 
 # mac INDEX SIDE: 02:h1:h2:h3:h4:NN with h = sha256(serial); NN = 2*INDEX + SIDE (0 device, 1 host)
+# (MAC_BASE is computed once: every process costs time at boot on a small board)
 mac() {
-  h=$(printf '%s' "$SERIAL" | sha256sum | cut -c1-8)
-  printf '02:%s:%s:%s:%s:%02x' "$(echo "$h" | cut -c1-2)" "$(echo "$h" | cut -c3-4)" \
-    "$(echo "$h" | cut -c5-6)" "$(echo "$h" | cut -c7-8)" $(($1 * 2 + $2))
+  printf '%s:%02x\n' "$MAC_BASE" $(($1 * 2 + $2))
 }
 
 start() {
@@ -61,6 +60,7 @@ start() {
   fi
   [ -n "$udc" ] || die "no USB device controller (on a Raspberry Pi: dtoverlay=dwc2,dr_mode=peripheral)"
   SERIAL=${GADGET_SERIAL:-$(board_serial)}
+  MAC_BASE=$(printf '%s' "$SERIAL" | sha256sum | sed 's/^\(..\)\(..\)\(..\)\(..\).*/02:\1:\2:\3:\4/')
 
   mkdir "$G"
   echo "${GADGET_VENDOR_ID:-0x1d6b}" > "$G/idVendor"
@@ -83,7 +83,7 @@ start() {
     mac "$i" 1 > "$G/functions/$f/host_addr"
     c=$G/configs/c.$((i + 1))
     mkdir "$c" "$c/strings/0x409"
-    echo "${f%%.*}" | tr '[:lower:]' '[:upper:]' > "$c/strings/0x409/configuration"
+    echo "${f%%.*}" > "$c/strings/0x409/configuration"
     echo 250 > "$c/MaxPower"
     ln -s "$G/functions/$f" "$c/"
     i=$((i + 1))
@@ -98,8 +98,7 @@ start() {
   ln -s "$G/configs/c.1" "$G/os_desc/"
 
   echo "$udc" > "$G/UDC"
-  for f in $FUNCS; do say "$f: $(cat "$G/functions/$f/ifname") $(cat "$G/functions/$f/dev_addr")"; done
-  say "bound to $udc (serial $SERIAL)"
+  say "bound to $udc (serial $SERIAL, MAC addresses $MAC_BASE:xx)"
 }
 
 stop() {

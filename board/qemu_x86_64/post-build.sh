@@ -9,6 +9,11 @@
 #                                     post-image.sh makes); such an image accepts any bundle
 #                                     signed by that throwaway key, never ship it
 # Private keys never go into the image or the repository.
+#
+# Root login, for debugging: root's password is locked (BR2_TARGET_ENABLE_ROOT_LOGIN is off), so
+# the serial console's getty accepts no login, unless
+#   CAMERASERVICE_ROOT_PASSWORD=PASSWORD  root gets this password (stored as a SHA-512 crypt hash)
+# is set when building.
 set -euo pipefail
 
 TARGET_DIR=${1:-${TARGET_DIR:?}}
@@ -47,6 +52,13 @@ elif [ "${CAMERASERVICE_RAUC_DEV_KEYRING:-}" = 1 ]; then
 	echo "post-build.sh: WARNING: development RAUC keyring installed (${dev_dir}/cert.pem); not for production" >&2
 else
 	die "CAMERASERVICE_RAUC_KEYRING is not set. Set it to the PEM file with the CA certificate(s) that sign update bundles, or set CAMERASERVICE_RAUC_DEV_KEYRING=1 for a development image with a throwaway key."
+fi
+
+if [ -n "${CAMERASERVICE_ROOT_PASSWORD:-}" ]; then
+	hash=$(printf '%s\n' "${CAMERASERVICE_ROOT_PASSWORD}" | openssl passwd -6 -stdin) ||
+		die "openssl could not hash CAMERASERVICE_ROOT_PASSWORD"
+	sed -i "s|^root:[^:]*:|root:${hash}:|" "${TARGET_DIR}/etc/shadow"
+	echo "post-build.sh: WARNING: root logs in with CAMERASERVICE_ROOT_PASSWORD (debug image)" >&2
 fi
 
 # Mount points on the read-only root (board/qemu_x86_64/rootfs-overlay/etc/fstab).

@@ -10,9 +10,13 @@
 # changes the same state (an update makes the new slot primary, rauc-mark-good refills tries).
 #
 # QEMU runs with -no-reboot: a reboot in the guest ends QEMU; run this again to power on.
-# The API (port 38088) is forwarded to 127.0.0.1:${API_PORT:-38088}. Extra arguments go to QEMU.
-#   DISK=FILE  another copy of the disk (default: disk.img next to this script)
-#   QEMU=PROG  the QEMU binary (default: Buildroot's host QEMU if built, else from PATH)
+# As on the device, the VM has no network card: the API is reachable only over the USB gadget,
+# whose host side (dummy_hcd) is inside the VM. Extra arguments go to QEMU.
+#   DISK=FILE      another copy of the disk (default: disk.img next to this script)
+#   QEMU=PROG      the QEMU binary (default: Buildroot's host QEMU if built, else from PATH)
+#   API_PORT=PORT  debugging: a network card on QEMU's user network, configured by the kernel
+#                  (ip= on its command line, 10.0.2.15/24; the image itself configures no network
+#                  card), with the API (port 38088) forwarded to 127.0.0.1:PORT
 set -eu
 
 images=$(cd "$(dirname "$0")" && pwd)
@@ -66,10 +70,18 @@ part=2
 [ "${slot}" = B ] && part=3
 echo "start-qemu.sh: booting slot ${slot} (/dev/vda${part}); tries left A=${left_A} B=${left_B}" >&2
 
+cmdline="console=ttyS0 root=/dev/vda${part} rauc.slot=${slot} rootwait ro"
+if [ -n "${API_PORT:-}" ]; then
+	cmdline="${cmdline} net.ifnames=0 ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
+	set -- -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${API_PORT}-:38088" \
+		-device virtio-net-pci,netdev=n0 "$@"
+	echo "start-qemu.sh: debug network: API on 127.0.0.1:${API_PORT}" >&2
+else
+	set -- -nic none "$@"
+fi
+
 exec "${qemu}" -M pc -m 1024 -smp 1 -nographic -no-reboot \
 	-kernel "${kernel}" \
-	-append "console=ttyS0 root=/dev/vda${part} rauc.slot=${slot} rootwait ro" \
+	-append "${cmdline}" \
 	-drive "file=${disk},if=virtio,format=raw" \
-	-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${API_PORT:-38088}-:38088" \
-	-device virtio-net-pci,netdev=n0 \
 	"$@"

@@ -127,19 +127,17 @@ echo cameraservice > "$R/etc/hostname"
 ln -sf /etc/machine-id "$R/var/lib/dbus/machine-id"
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$R/etc/resolv.conf"
 mkdir -p "$R/data" "$R/var/lib/cameraservice"
-cat > "$R/etc/fstab" <<'EOF'
-# read-only root (an A/B slot); state lives on the data partition
-/dev/root               /                       ext4   ro,noatime          0 1
-LABEL=data              /data                   ext4   defaults,noatime    0 2
-/data/cameraservice     /var/lib/cameraservice  none   bind,x-systemd.requires-mounts-for=/data 0 0
-tmpfs                   /tmp                    tmpfs  mode=1777,nosuid,nodev 0 0
-tmpfs                   /var/tmp                tmpfs  mode=1777,nosuid,nodev 0 0
-tmpfs                   /var/log                tmpfs  mode=0755,nosuid,nodev 0 0
-tmpfs                   /var/lib/systemd        tmpfs  mode=0755,nosuid,nodev 0 0
+# the board's fstab (overlay above); Buildroot's image keeps all of /var on a tmpfs, Debian's
+# does not: only the parts written at run time get one here
+cat >> "$R/etc/fstab" <<'EOF'
+tmpfs                  /var/tmp                 tmpfs  mode=1777,nosuid,nodev                     0      0
+tmpfs                  /var/log                 tmpfs  mode=0755,nosuid,nodev                     0      0
+tmpfs                  /var/lib/systemd         tmpfs  mode=0755,nosuid,nodev                     0      0
 EOF
-systemctl --root="$R" enable cameraservice.service cameraservice-gadget.service \
-  cameraservice-reboot.path rauc-mark-good.service systemd-networkd.service systemd-resolved.service >/dev/null
-systemctl --root="$R" disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+# enabled as on the device: the units the preset file lists
+install -D -m 644 "$ROOT/systemd/50-cameraservice.preset" "$R/usr/lib/systemd/system-preset/50-cameraservice.preset"
+# shellcheck disable=SC2046
+systemctl --root="$R" preset $(sed -n 's/^\(enable\|disable\) //p' "$ROOT/systemd/50-cameraservice.preset") 2>/dev/null
 
 # test-only: the command agent and the VM's USB device controller
 install -D -m 755 "$HERE/guest/test-agent" "$R/usr/local/sbin/test-agent"
