@@ -18,7 +18,6 @@ import socket
 import subprocess
 import time
 
-SECTOR = 512
 ENV_OFFSET = 1024 * 1024  # partition 1 starts at 1 MiB
 ENV_SIZE = 4096
 TRIES = 3
@@ -27,8 +26,6 @@ SLOT_PART = {"A": 2, "B": 3}
 
 def read_env_file(path):
     env = {}
-    for k, v in os.environ.items():
-        pass
     with open(path) as f:
         for line in f:
             k, _, v = line.strip().partition("=")
