@@ -55,9 +55,13 @@ start() {
   [ -d "$CFG/usb_gadget" ] || die "no $CFG/usb_gadget (kernel without USB_CONFIGFS / libcomposite)"
   [ -d "$G" ] && stop
   udc=${GADGET_UDC:-}
-  if [ -z "$udc" ]; then
+  # the controller's driver may probe late: wait up to 10 s for it
+  i=0
+  while [ -z "$udc" ] && [ $i -lt 100 ]; do
     for u in /sys/class/udc/*; do [ -e "$u" ] && { udc=${u##*/}; break; }; done
-  fi
+    [ -n "$udc" ] || sleep 0.1
+    i=$((i + 1))
+  done
   [ -n "$udc" ] || die "no USB device controller (on a Raspberry Pi: dtoverlay=dwc2,dr_mode=peripheral)"
   SERIAL=${GADGET_SERIAL:-$(board_serial)}
   MAC_BASE=$(printf '%s' "$SERIAL" | sha256sum | sed 's/^\(..\)\(..\)\(..\)\(..\).*/02:\1:\2:\3:\4/')
@@ -98,6 +102,10 @@ start() {
   ln -s "$G/configs/c.1" "$G/os_desc/"
 
   echo "$udc" > "$G/UDC"
+  # The bridge answers for the device's address: give it a stable MAC as well (otherwise networkd
+  # derives one from the machine id, which is new at every boot on the read-only root).
+  mkdir -p /run/systemd/network/50-usb-gadget.netdev.d
+  printf '[NetDev]\nMACAddress=%s\n' "$(mac 3 0)" > /run/systemd/network/50-usb-gadget.netdev.d/mac.conf
   say "bound to $udc (serial $SERIAL, MAC addresses $MAC_BASE:xx)"
 }
 

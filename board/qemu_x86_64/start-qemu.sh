@@ -70,7 +70,7 @@ part=2
 [ "${slot}" = B ] && part=3
 echo "start-qemu.sh: booting slot ${slot} (/dev/vda${part}); tries left A=${left_A} B=${left_B}" >&2
 
-cmdline="console=ttyS0 root=/dev/vda${part} rauc.slot=${slot} rootwait ro"
+cmdline="console=ttyS0 root=/dev/vda${part} rauc.slot=${slot} rootwait ro panic=5 fsck.repair=yes"
 if [ -n "${API_PORT:-}" ]; then
 	cmdline="${cmdline} net.ifnames=0 ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
 	set -- -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${API_PORT}-:38088" \

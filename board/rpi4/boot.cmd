@@ -31,8 +31,9 @@
 # Keep the number of tries a single digit: setexpr counts in hexadecimal. No apostrophes in echo
 # texts or in comments inside if/for blocks: hush takes them for quotes (syntax error).
 
-# Kernel command line apart from root= and rauc.slot=.
-cs_args="rootfstype=ext4 rootwait ro console=tty1 console=ttyAMA0,115200"
+# Kernel command line apart from root= and rauc.slot=: a kernel panic restarts the board after 5 s
+# (the try is counted, so a slot whose kernel cannot come up falls back), fsck repairs without asking.
+cs_args="rootfstype=ext4 rootwait ro panic=5 fsck.repair=yes console=tty1 console=ttyAMA0,115200"
 # Firmware overlays that config.txt loads (dtoverlay=), applied to the slot's device tree; the
 # USB-C port's controller and its mode (dr_mode=peripheral in config.txt).
 cs_overlays="dwc2 miniuart-bt"

@@ -627,3 +627,41 @@ def test_at_limit_accepted(small, small_fake):
     install(small, data)
     assert wait_final(small)["state"] == "done"
     assert small_fake.installs()[-1]["sha256"] == sha(data)
+
+
+# --------------------------------------------------------------------------- stalls and races
+
+
+def test_stalled_upload_is_abandoned(daemon, tmp_path):
+    """A client that stops sending without closing (a pulled cable) must not hold the API."""
+    fk = FakeRauc(tmp_path)
+    d = daemon(update_config(fk, receive_timeout_seconds=2), env=fk.env)
+    head = (f"POST /update=install HTTP/1.1\r\nHost: {LOOPBACK}:{d.port}\r\n"
+            f"X-Admin-Token: {TOKEN}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {4 * 1024 * 1024}\r\n\r\n").encode()
+    with socket.create_connection((LOOPBACK, d.port), timeout=10) as s:
+        s.sendall(head + bundle(256 * 1024))
+        st = wait_for(lambda: (lambda x: x if x["state"] == "receiving" else None)(status(d)), 5, 0.05,
+                      "upload under way")
+        # silent from here on, connection kept open
+        st = wait_for(lambda: (lambda x: x if x["state"] == "failed" else None)(status(d)), 10, 0.2,
+                      "stalled upload abandoned")
+        assert "stalled" in st["error"], st
+        assert spool_files(d) == []
+    assert_code(call(d, "install", bundle(1024)), "0")
+    assert wait_final(d)["state"] == "done"
+    assert len(fk.installs()) == 1
+
+
+def test_simultaneous_uploads_only_one_taken(daemon, tmp_path):
+    import concurrent.futures
+    fk = FakeRauc(tmp_path)
+    d = daemon(update_config(fk), env=fk.env)
+    data = bundle(512 * 1024)
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        replies = list(ex.map(lambda _: call(d, "install", data).json()["code"], range(8)))
+    assert replies.count("0") == 1, replies
+    assert set(replies) <= {"0", "9"}, replies
+    assert wait_final(d)["state"] == "done"
+    assert len(fk.installs()) == 1
+    assert spool_files(d) == []

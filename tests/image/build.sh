@@ -99,9 +99,9 @@ tar -C "$R" -xf "$BASE"
 
 install -D -m 755 "$DAEMON" "$R/usr/bin/cameraserviced"
 objcopy --strip-debug "$R/usr/bin/cameraserviced"
-for u in "$ROOT"/systemd/*.service "$ROOT"/systemd/*.path; do install -D -m 644 "$u" "$R/usr/lib/systemd/system/${u##*/}"; done
+for u in "$ROOT"/systemd/*.service "$ROOT"/systemd/*.path "$ROOT"/systemd/*.timer; do install -D -m 644 "$u" "$R/usr/lib/systemd/system/${u##*/}"; done
 install -D -m 644 "$ROOT/systemd/cameraservice.sysusers" "$R/usr/lib/sysusers.d/cameraservice.conf"
-install -D -m 755 "$ROOT/systemd/usb-gadget.sh" "$R/usr/lib/cameraservice/usb-gadget"
+for f in "$ROOT"/systemd/*.sh; do n=${f##*/}; install -D -m 755 "$f" "$R/usr/lib/cameraservice/${n%.sh}"; done
 for f in "$ROOT"/systemd/network/*; do install -D -m 644 "$f" "$R/usr/lib/systemd/network/${f##*/}"; done
 for f in "$ROOT"/systemd/resolved.conf.d/*; do
   install -D -m 644 "$f" "$R/usr/lib/systemd/resolved.conf.d/${f##*/}"
@@ -155,6 +155,9 @@ WantedBy=sysinit.target
 EOF
 systemctl --root="$R" enable test-agent.service >/dev/null 2>&1
 echo dummy_hcd > "$R/etc/modules-load.d/test-dummy-hcd.conf"
+# a shorter health window before a slot is marked good (the device waits 120 s)
+install -d "$R/etc/systemd/system/rauc-mark-good.service.d"
+printf '[Service]\nEnvironment=HEALTH_STABLE_SECONDS=20\n' > "$R/etc/systemd/system/rauc-mark-good.service.d/test.conf"
 # the VM's virtio network card: QEMU's user-mode network forwards the API port to the host
 printf '[Match]\nDriver=virtio_net\n\n[Network]\nAddress=10.0.2.15/24\nLinkLocalAddressing=no\n' \
   > "$R/etc/systemd/network/90-test-virtio.network"
@@ -180,11 +183,9 @@ uid=$(awk -F: '$1 == "cameraservice" { print $3 ":" $4 }' "$R/etc/passwd")
 [ -n "$uid" ] || die "sysusers did not create the cameraservice user"
 chown "$uid" "$STAGE/data/cameraservice"
 chmod 750 "$STAGE/data/cameraservice"
-# test-only: the device admin token, provisioned on the data partition as on a real device
-printf '%s\n' "$TEST_ADMIN_TOKEN" > "$STAGE/data/cameraservice/admin-token"
-chown "$uid" "$STAGE/data/cameraservice/admin-token"
-chmod 600 "$STAGE/data/cameraservice/admin-token"
 mkfs.ext4 -q -F -L data -d "$STAGE/data" "$STAGE/data.ext4" "${DATA_MB}M" >/dev/null
+# the device's admin token, provisioned the way a factory does (a test token here)
+"$ROOT/board/provision-admin-token.sh" "$STAGE/data.ext4" "$TEST_ADMIN_TOKEN" >/dev/null
 
 DISK=$OUT/disk.img.tmp
 rm -f "$DISK"

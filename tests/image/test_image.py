@@ -274,6 +274,9 @@ def test_gadget_gives_the_pc_an_address_and_the_api(vm):
     assert "rndis.usb0" in status and "ncm.usb1" in status and "ecm.usb2" in status
     macs = re.findall(r"(02(?::[0-9a-f]{2}){5})", status)
     assert len(set(macs)) == 6, status
+    # the bridge that holds 192.168.7.1 has a MAC from the same serial-derived base
+    bridge_mac = vm.sh("cat /sys/class/net/usbgadget0/address")[1].strip()
+    assert bridge_mac == macs[0][:-2] + "06", (bridge_mac, macs)
     seen = {}
     # Linux passes over the RNDIS first configuration and takes NCM; then force RNDIS and ECM.
     for cfg, driver in (("", "cdc_ncm"), ("1", "rndis_host"), ("3", "cdc_ether")):

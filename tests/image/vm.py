@@ -104,7 +104,7 @@ class VM:
         sock = os.path.join(self.workdir, "agent.sock")
         if os.path.exists(sock):
             os.unlink(sock)
-        append = (f"console=ttyS0 root=/dev/vda{part} rauc.slot={slot} panic=-1 quiet loglevel=3 "
+        append = (f"console=ttyS0 root=/dev/vda{part} rauc.slot={slot} panic=-1 fsck.repair=yes quiet loglevel=3 "
                   "systemd.show_status=false")
         args = [
             os.environ.get("RIG_QEMU", "qemu-system-x86_64"),

@@ -10,10 +10,11 @@ BIN=${CAMERASERVICED_BIN:-$REPO/target/debug/cameraserviced}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-for unit in "$REPO"/systemd/*.service "$REPO"/systemd/*.path; do
+for unit in "$REPO"/systemd/*.service "$REPO"/systemd/*.path "$REPO"/systemd/*.timer; do
   name=$(basename "$unit")
   sed -e "s|^ExecStart=/usr/bin/cameraserviced|ExecStart=$BIN|" \
-    -e "s|=/usr/lib/cameraservice/usb-gadget|=$REPO/systemd/usb-gadget.sh|" "$unit" > "$tmp/$name"
+    -e "s|=/usr/lib/cameraservice/usb-gadget|=$REPO/systemd/usb-gadget.sh|" \
+    -e "s|=/usr/lib/cameraservice/health-check|=$REPO/systemd/health-check.sh|" "$unit" > "$tmp/$name"
   if out=$(systemd-analyze verify "$tmp/$name" 2>&1) && [ -z "$out" ]; then
     echo "PASS verify $name"
   else

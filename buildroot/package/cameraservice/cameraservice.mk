@@ -40,7 +40,7 @@ CAMERASERVICE_CARGO_ENV = \
 
 # The cargo infrastructure vendors the crates when it downloads a
 # tarball; a local package is never downloaded, so vendor them here,
-# once host-rustc is available. This step needs crates.io unless the
+# once host-rustc is available. This step needs the crate registry unless the
 # cargo cache (BR_CARGO_HOME) already holds every crate of Cargo.lock.
 define CAMERASERVICE_VENDOR_CRATES
 	if [ ! -e $(@D)/.stamp_cargo_vendored ]; then \
@@ -78,7 +78,7 @@ endef
 # and resolved drop-ins. "systemctl preset-all" enables the units that
 # systemd/50-cameraservice.preset lists.
 define CAMERASERVICE_INSTALL_INIT_SYSTEMD
-	for f in $(@D)/systemd/*.service $(@D)/systemd/*.path; do \
+	for f in $(@D)/systemd/*.service $(@D)/systemd/*.path $(@D)/systemd/*.timer; do \
 		[ -e "$${f}" ] || continue; \
 		$(INSTALL) -D -m 0644 $${f} \
 			$(TARGET_DIR)/usr/lib/systemd/system/$${f##*/} || exit 1; \

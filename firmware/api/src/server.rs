@@ -76,7 +76,7 @@ impl Server {
         &self.table
     }
 
-    /// Push an event (an object with `function`) to every WebSocket client.
+    /// Push an event (a JSON object, e.g. with `function` or `event`) to every WebSocket client.
     pub fn push_event(&self, v: &Value) {
         let _ = self.events.send(Arc::from(v.to_string()));
     }

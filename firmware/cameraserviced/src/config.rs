@@ -23,7 +23,7 @@ pub struct Config {
 }
 
 /// Over-the-air updates (RAUC bundles uploaded to `/update=install`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpdateSection {
     /// The device admin token the update calls must carry (`X-Admin-Token` or
@@ -41,6 +41,30 @@ pub struct UpdateSection {
     pub spool_dir: PathBuf,
     /// The `busctl` program used to talk to RAUC over D-Bus.
     pub busctl: String,
+    /// An upload that sends nothing for this long is abandoned (a pulled cable sends no FIN).
+    pub receive_timeout_seconds: u64,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for UpdateSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateSection")
+            .field(
+                "admin_token",
+                &if self.admin_token.is_empty() {
+                    ""
+                } else {
+                    "<set>"
+                },
+            )
+            .field("admin_token_file", &self.admin_token_file)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_bundle_bytes", &self.max_bundle_bytes)
+            .field("spool_dir", &self.spool_dir)
+            .field("busctl", &self.busctl)
+            .field("receive_timeout_seconds", &self.receive_timeout_seconds)
+            .finish()
+    }
 }
 
 impl Default for UpdateSection {
@@ -52,6 +76,7 @@ impl Default for UpdateSection {
             max_bundle_bytes: 1024 * 1024 * 1024,
             spool_dir: PathBuf::new(),
             busctl: "busctl".into(),
+            receive_timeout_seconds: 60,
         }
     }
 }

@@ -26,6 +26,8 @@ usage: cameraserviced [--config FILE] [--listen ADDR:PORT]... [--state-dir DIR] 
   --listen ADDR:PORT  listen address, repeatable (default 0.0.0.0:38088)
   --state-dir DIR     state and storage directory (default: storage.state_dir)
   --sim               simulated devices for every hardware class
+  --health-check ADDR:PORT
+                      ask a running daemon for app_version; exit 0 when it answers code \"0\"
   --version           print the version
 ";
 
@@ -35,6 +37,7 @@ struct Args {
     listen: Vec<SocketAddr>,
     state_dir: Option<PathBuf>,
     sim: bool,
+    health_check: Option<SocketAddr>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -61,6 +64,13 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             }
             "--state-dir" => a.state_dir = Some(PathBuf::from(value("a directory")?)),
             "--sim" => a.sim = true,
+            "--health-check" => {
+                let v = value("ADDR:PORT")?;
+                a.health_check = Some(
+                    v.parse()
+                        .map_err(|e| format!("--health-check {v}: {e} (expected ADDR:PORT)"))?,
+                );
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(None);
@@ -105,6 +115,32 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// `--health-check`: one API call over plain HTTP; used before the boot slot is marked good.
+fn health_check(addr: SocketAddr) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let t = Duration::from_secs(5);
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, t).map_err(|e| format!("{addr}: {e}"))?;
+    s.set_read_timeout(Some(t)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(t)).map_err(|e| e.to_string())?;
+    let req = format!(
+        "GET /param=get&type=app_version HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    s.take(1 << 20)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    let v: serde_json::Value =
+        serde_json::from_str(body.trim()).map_err(|e| format!("reply is not JSON: {e}"))?;
+    match v.get("code").and_then(|c| c.as_str()) {
+        Some("0") => Ok(()),
+        other => Err(format!("reply code {other:?}")),
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
@@ -114,6 +150,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(addr) = args.health_check {
+        return match health_check(addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cameraserviced: health check failed: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let mut cfg = match &args.config {
         Some(p) => match Config::load(p) {
             Ok(c) => c,

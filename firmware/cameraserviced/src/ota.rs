@@ -33,6 +33,8 @@ use crate::config::UpdateSection;
 const RAUC: [&str; 3] = ["de.pengutronix.rauc", "/", "de.pengutronix.rauc.Installer"];
 const REBOOT_FLAG: &str = "reboot-requested";
 const BUNDLE: &str = "bundle.raucb";
+/// An installation still running after this is reported failed (RAUC may be hung).
+const INSTALL_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, PartialEq)]
 struct Status {
@@ -180,7 +182,12 @@ impl Ota {
             }
             s.clone()
         };
-        let mut ev = status_json(&snapshot);
+        self.publish(&snapshot);
+    }
+
+    /// Pushes a status to the WebSocket clients.
+    fn publish(&self, s: &Status) {
+        let mut ev = status_json(s);
         ev.insert("event".into(), json!("update_progress"));
         self.server.push_event(&Value::Object(ev));
     }
@@ -248,6 +255,17 @@ impl Ota {
         let mut misses = 0;
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
+            if t0.elapsed() > INSTALL_DEADLINE {
+                self.finish(
+                    &bundle,
+                    Err(format!(
+                        "RAUC did not finish within {} minutes",
+                        INSTALL_DEADLINE.as_secs() / 60
+                    )),
+                )
+                .await;
+                return;
+            }
             let props = match self
                 .properties(&["Operation", "Progress", "LastError"])
                 .await
@@ -282,8 +300,8 @@ impl Ota {
             let finished = op == "idle" && (seen_busy || t0.elapsed() > Duration::from_secs(5));
             if finished {
                 // RAUC's last step reads "Installing done." or "Installing failed."
-                let ok = msg.to_ascii_lowercase().contains("done") && last_error.is_empty()
-                    || msg.to_ascii_lowercase().contains("done") && pct == 100;
+                // (RAUC clears LastError when an installation starts)
+                let ok = last_error.is_empty() && msg.to_ascii_lowercase().contains("done");
                 let r = if ok {
                     Ok(())
                 } else if !last_error.is_empty() {
@@ -328,6 +346,22 @@ impl Ota {
         tokio::fs::create_dir_all(&self.spool).await?;
         tokio::fs::write(self.spool.join(REBOOT_FLAG), b"update\n").await
     }
+}
+
+/// Free bytes on the file system of `dir` (or of its nearest existing parent).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut p = dir;
+    while !p.exists() {
+        p = p.parent()?;
+    }
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid NUL-terminated path and st a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -437,24 +471,45 @@ async fn install(
                 "the bundle is empty".into(),
             );
         }
+        if let Some(free) = free_bytes(&ota.spool) {
+            // keep some room for RAUC's status and the daemon's own files
+            if len + 8 * 1024 * 1024 > free {
+                return ota.err(
+                    StatusCode::OK,
+                    ErrorKind::Storage,
+                    format!("数据分区空间不足：升级包 {len} 字节，可用 {free} 字节"),
+                    format!("not enough space on the data partition: bundle {len} bytes, {free} bytes free"),
+                );
+            }
+        }
     }
-    // One update at a time, and only when RAUC is there and idle.
-    if matches!(ota.status.lock().unwrap().state, "receiving" | "installing") {
-        return ota.err(
-            StatusCode::OK,
-            ErrorKind::NotAvailable,
-            "已有升级正在进行".into(),
-            "another update is in progress".into(),
-        );
+    // One update at a time (checked and claimed under one lock), and only when RAUC is there
+    // and idle.
+    let claimed = {
+        let mut s = ota.status.lock().unwrap();
+        if matches!(s.state, "receiving" | "installing") {
+            None
+        } else {
+            s.state = "receiving";
+            s.progress = 0;
+            s.operation.clear();
+            s.error.clear();
+            s.bytes = 0;
+            s.reboot = reboot;
+            Some(s.clone())
+        }
+    };
+    match claimed {
+        Some(s) => ota.publish(&s),
+        None => {
+            return ota.err(
+                StatusCode::OK,
+                ErrorKind::NotAvailable,
+                "已有升级正在进行".into(),
+                "another update is in progress".into(),
+            )
+        }
     }
-    ota.set(|s| {
-        s.state = "receiving";
-        s.progress = 0;
-        s.operation.clear();
-        s.error.clear();
-        s.bytes = 0;
-        s.reboot = reboot;
-    });
     let part = ota.spool.join(format!("{BUNDLE}.part"));
     let dest = ota.spool.join(BUNDLE);
     // The server drops this handler when the client goes away: the guard then gives the API back
@@ -573,7 +628,19 @@ async fn receive(ota: &Ota, body: Body, part: &Path, max: u64) -> Result<u64, Re
     let mut stream = body.into_data_stream();
     let mut n: u64 = 0;
     let mut last_event = 0u64;
-    while let Some(chunk) = stream.next().await {
+    let stall = Duration::from_secs(ota.cfg.receive_timeout_seconds.max(1));
+    loop {
+        // A client that goes silent (a pulled cable sends nothing) must not hold the API.
+        let next = tokio::time::timeout(stall, stream.next())
+            .await
+            .map_err(|_| {
+                (
+                    ErrorKind::Parse,
+                    format!("升级包传输中断（{} 秒无数据）", stall.as_secs()),
+                    format!("the upload stalled (no data for {} s)", stall.as_secs()),
+                )
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             (
                 ErrorKind::Parse,
