@@ -665,3 +665,14 @@ def test_simultaneous_uploads_only_one_taken(daemon, tmp_path):
     assert wait_final(d)["state"] == "done"
     assert len(fk.installs()) == 1
     assert spool_files(d) == []
+
+
+def test_health_check_command(ready):
+    """`cameraserviced --health-check` (run before a new slot is marked good)."""
+    from e2e_support import daemon_binary, free_port
+    ok = subprocess.run([str(daemon_binary()), "--health-check", f"{LOOPBACK}:{ready.port}"],
+                        capture_output=True, timeout=20)
+    assert ok.returncode == 0, ok.stderr
+    down = subprocess.run([str(daemon_binary()), "--health-check", f"{LOOPBACK}:{free_port()}"],
+                          capture_output=True, text=True, timeout=20)
+    assert down.returncode == 1 and "health check failed" in down.stderr

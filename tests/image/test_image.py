@@ -206,7 +206,7 @@ ip addr add "$ip/$mask" dev "$interface"
 echo "lease $ip/$mask router=${router:-none} dns=${dns:-none}"
 EOF
 chmod +x /run/udhcpc.sh
-if ! ip netns exec pc busybox udhcpc -i "$ifc" -n -q -t 20 -T 1 -f -s /run/udhcpc.sh 2>&1 | grep lease; then
+if ! ip netns exec pc busybox udhcpc -i "$ifc" -n -q -t 40 -T 1 -f -s /run/udhcpc.sh 2>&1 | grep '^lease '; then
   echo "no lease on $ifc"; ip -n pc -br link; bridge link; networkctl --no-pager
   journalctl -b -u systemd-networkd --no-pager | tail -15
   exit 1

@@ -679,6 +679,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn free_space_of_a_missing_directory_is_its_parents() {
+        let d = std::env::temp_dir().join("cameraservice-ota-test-missing/update");
+        assert!(free_bytes(&d).unwrap_or(0) > 0);
+    }
+
+    #[test]
     fn token_comparison() {
         assert!(constant_time_eq(b"abcdefghijklmnop", b"abcdefghijklmnop"));
         assert!(!constant_time_eq(b"abcdefghijklmnop", b"abcdefghijklmnoq"));
