@@ -16,42 +16,11 @@
 set -euo pipefail
 
 TARGET_DIR=${1:-${TARGET_DIR:?}}
-KEYRING="${TARGET_DIR}/etc/rauc/keyring.pem"
-DEV_MARKER="${TARGET_DIR}/etc/rauc/DEVELOPMENT-KEYRING"
-
 die() { echo "post-build.sh: error: $*" >&2; exit 1; }
 
-check_keyring() {
-	grep -q -- '-----BEGIN CERTIFICATE-----' "$1" ||
-		die "$1 holds no PEM certificate"
-	if grep -q -- 'PRIVATE KEY-----' "$1"; then
-		die "$1 contains a private key: the keyring holds certificates only"
-	fi
-}
-
-if [ -n "${CAMERASERVICE_RAUC_KEYRING:-}" ]; then
-	[ -r "${CAMERASERVICE_RAUC_KEYRING}" ] ||
-		die "CAMERASERVICE_RAUC_KEYRING=${CAMERASERVICE_RAUC_KEYRING} is not a readable file"
-	check_keyring "${CAMERASERVICE_RAUC_KEYRING}"
-	install -D -m 0644 "${CAMERASERVICE_RAUC_KEYRING}" "${KEYRING}"
-	rm -f "${DEV_MARKER}"
-elif [ "${CAMERASERVICE_RAUC_DEV_KEYRING:-}" = 1 ]; then
-	dev_dir="${BASE_DIR:?}/rauc-dev-keys"
-	if [ ! -s "${dev_dir}/cert.pem" ] || [ ! -s "${dev_dir}/key.pem" ]; then
-		mkdir -p "${dev_dir}"
-		chmod 0700 "${dev_dir}"
-		openssl req -x509 -newkey rsa:4096 -nodes -days 3650 \
-			-subj "/O=CameraService development/CN=CameraService development bundle signer (not for production)" \
-			-keyout "${dev_dir}/key.pem" -out "${dev_dir}/cert.pem" ||
-			die "openssl could not create the development key in ${dev_dir}"
-	fi
-	check_keyring "${dev_dir}/cert.pem"
-	install -D -m 0644 "${dev_dir}/cert.pem" "${KEYRING}"
-	echo "This image trusts a development RAUC key (${dev_dir}). Do not ship it." >"${DEV_MARKER}"
-	echo "post-build.sh: WARNING: development RAUC keyring installed (${dev_dir}/cert.pem); not for production" >&2
-else
-	die "CAMERASERVICE_RAUC_KEYRING is not set. Set it to the PEM file with the CA certificate(s) that sign update bundles, or set CAMERASERVICE_RAUC_DEV_KEYRING=1 for a development image with a throwaway key."
-fi
+# shellcheck source=../common/rauc.sh
+. "$(dirname "$0")/../common/rauc.sh"
+rauc_install_keyring
 
 # Mount points on the read-only root (board/rpi4/rootfs-overlay/etc/fstab). The boot partition
 # mounted on /boot hides the slot's kernel below at run time; only U-Boot reads those files.

@@ -44,39 +44,6 @@ rm -rf "${GENIMAGE_TMP}"
 	' genimage "${ROOTPATH_TMP}" "${GENIMAGE_TMP}" "${BINARIES_DIR}" "${BOARD_DIR}/genimage.cfg"
 
 # RAUC update bundle
-cert=${CAMERASERVICE_RAUC_SIGNING_CERT:-}
-key=${CAMERASERVICE_RAUC_SIGNING_KEY:-}
-if [ -z "${cert}${key}" ] && [ "${CAMERASERVICE_RAUC_DEV_KEYRING:-}" = 1 ]; then
-	cert="${BASE_DIR:?}/rauc-dev-keys/cert.pem"
-	key="${BASE_DIR}/rauc-dev-keys/key.pem"
-fi
-if [ -z "${cert}" ] || [ -z "${key}" ]; then
-	echo "post-image.sh: no RAUC signing key (CAMERASERVICE_RAUC_SIGNING_CERT/_KEY): no update bundle" >&2
-	exit 0
-fi
-command -v rauc >/dev/null || die "rauc (host) is needed for the update bundle: BR2_PACKAGE_HOST_RAUC"
-compatible=$(sed -n 's/^compatible=//p' "${TARGET_DIR:?}/etc/rauc/system.conf")
-[ -n "${compatible}" ] || die "no compatible= in the target's /etc/rauc/system.conf"
-version=${CAMERASERVICE_VERSION:-$(date -u +%Y%m%d.%H%M%S)}
-
-bundle_dir="${BUILD_DIR}/rauc-bundle"
-bundle="${BINARIES_DIR}/update-${compatible}.raucb"
-rm -rf "${bundle_dir}" "${bundle}"
-mkdir -p "${bundle_dir}"
-cp --sparse=always "${BINARIES_DIR}/rootfs.ext4" "${bundle_dir}/rootfs.ext4"
-cat >"${bundle_dir}/manifest.raucm" <<EOF
-[update]
-compatible=${compatible}
-version=${version}
-
-[bundle]
-format=verity
-
-[image.rootfs]
-filename=rootfs.ext4
-EOF
-# --keyring: check that the target's keyring accepts the bundle
-rauc bundle --cert="${cert}" --key="${key}" --keyring="${TARGET_DIR}/etc/rauc/keyring.pem" \
-	"${bundle_dir}" "${bundle}"
-rm -rf "${bundle_dir}"
-echo "post-image.sh: ${bundle} (${compatible} ${version})"
+# shellcheck source=../common/rauc.sh
+. "$(dirname "$0")/../common/rauc.sh"
+rauc_make_update_bundle
