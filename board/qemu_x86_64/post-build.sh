@@ -19,7 +19,7 @@ set -euo pipefail
 TARGET_DIR=${1:-${TARGET_DIR:?}}
 die() { echo "post-build.sh: error: $*" >&2; exit 1; }
 
-# shellcheck source=../common/rauc.sh
+# shellcheck disable=SC1091  # board/common/rauc.sh
 . "$(dirname "$0")/../common/rauc.sh"
 rauc_install_keyring
 

@@ -44,6 +44,6 @@ rm -rf "${GENIMAGE_TMP}"
 install -m 0755 "${BOARD_DIR}/start-qemu.sh" "${BINARIES_DIR}/start-qemu.sh"
 
 # RAUC update bundle
-# shellcheck source=../common/rauc.sh
+# shellcheck disable=SC1091  # board/common/rauc.sh
 . "$(dirname "$0")/../common/rauc.sh"
 rauc_make_update_bundle

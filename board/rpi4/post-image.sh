@@ -44,6 +44,6 @@ rm -rf "${GENIMAGE_TMP}"
 	' genimage "${ROOTPATH_TMP}" "${GENIMAGE_TMP}" "${BINARIES_DIR}" "${BOARD_DIR}/genimage.cfg"
 
 # RAUC update bundle
-# shellcheck source=../common/rauc.sh
+# shellcheck disable=SC1091  # board/common/rauc.sh
 . "$(dirname "$0")/../common/rauc.sh"
 rauc_make_update_bundle
