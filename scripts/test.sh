@@ -18,7 +18,7 @@ if has lint; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets --quiet -- -D warnings
   step "lint: shellcheck on the firmware's and the image tier's shell scripts"
-  shellcheck -S warning systemd/*.sh board/*.sh board/*/*.sh board/*/rootfs-overlay/usr/lib/cameraservice/* \
+  shellcheck -S warning systemd/*.sh board/*.sh board/*/*.sh board/common/*.sh board/*/rootfs-overlay/usr/lib/cameraservice/* \
     tests/image/*.sh tests/image/guest/* tests/units/check.sh
 fi
 

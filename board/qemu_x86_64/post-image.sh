@@ -15,7 +15,6 @@ set -euo pipefail
 
 BOARD_DIR="$(cd "$(dirname "$0")" && pwd)"
 BINARIES_DIR=${1:-${BINARIES_DIR:?}}
-GENIMAGE_TMP="${BUILD_DIR:?}/genimage.tmp"
 
 die() { echo "post-image.sh: error: $*" >&2; exit 1; }
 
@@ -24,22 +23,9 @@ die() { echo "post-image.sh: error: $*" >&2; exit 1; }
 printf 'BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=0\n' |
 	dd of="${BINARIES_DIR}/bootenv.img" bs=4096 count=1 iflag=fullblock conv=sync status=none
 
-# genimage takes the data partition's contents from <root path>/data (mountpoint = "/data"):
-# the daemon's state directory and RAUC's data directory. Everything else comes from
-# BINARIES_DIR, so the root path holds nothing more.
-ROOTPATH_TMP="$(mktemp -d)"
-trap 'rm -rf "${ROOTPATH_TMP}"' EXIT
-install -d -m 0755 "${ROOTPATH_TMP}/data/cameraservice"
-install -d -m 0700 "${ROOTPATH_TMP}/data/rauc"
-
-# Under fakeroot, so that those directories belong to root on the device, not to the user who
-# runs the build. (The inner script's arguments are expanded by the inner bash.)
-rm -rf "${GENIMAGE_TMP}"
-# shellcheck disable=SC2016
-"${HOST_DIR:?}/bin/fakeroot" -- bash -c '
-	chown -R 0:0 "$1/data" &&
-	exec genimage --rootpath "$1" --tmppath "$2" --inputpath "$3" --outputpath "$3" --config "$4"
-	' genimage "${ROOTPATH_TMP}" "${GENIMAGE_TMP}" "${BINARIES_DIR}" "${BOARD_DIR}/genimage.cfg"
+# shellcheck disable=SC1091  # board/common/genimage.sh
+. "$(dirname "$0")/../common/genimage.sh"
+make_disk_image "${BOARD_DIR}/genimage.cfg"
 
 install -m 0755 "${BOARD_DIR}/start-qemu.sh" "${BINARIES_DIR}/start-qemu.sh"
 

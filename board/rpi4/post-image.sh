@@ -17,7 +17,6 @@ set -euo pipefail
 
 BOARD_DIR="$(cd "$(dirname "$0")" && pwd)"
 BINARIES_DIR=${1:-${BINARIES_DIR:?}}
-GENIMAGE_TMP="${BUILD_DIR:?}/genimage.tmp"
 
 die() { echo "post-image.sh: error: $*" >&2; exit 1; }
 
@@ -26,22 +25,9 @@ die() { echo "post-image.sh: error: $*" >&2; exit 1; }
 "${HOST_DIR:?}/bin/mkimage" -A arm64 -O linux -T script -C none -n "CameraService A/B boot" \
 	-d "${BOARD_DIR}/boot.cmd" "${BINARIES_DIR}/boot.scr"
 
-# genimage takes the data partition's contents from <root path>/data (mountpoint = "/data"):
-# the daemon's state directory and RAUC's data directory. Everything else comes from
-# BINARIES_DIR, so the root path holds nothing more.
-ROOTPATH_TMP="$(mktemp -d)"
-trap 'rm -rf "${ROOTPATH_TMP}"' EXIT
-install -d -m 0755 "${ROOTPATH_TMP}/data/cameraservice"
-install -d -m 0700 "${ROOTPATH_TMP}/data/rauc"
-
-# Under fakeroot, so that those directories belong to root on the device, not to the user who
-# runs the build. (The inner script's arguments are expanded by the inner bash.)
-rm -rf "${GENIMAGE_TMP}"
-# shellcheck disable=SC2016
-"${HOST_DIR:?}/bin/fakeroot" -- bash -c '
-	chown -R 0:0 "$1/data" &&
-	exec genimage --rootpath "$1" --tmppath "$2" --inputpath "$3" --outputpath "$3" --config "$4"
-	' genimage "${ROOTPATH_TMP}" "${GENIMAGE_TMP}" "${BINARIES_DIR}" "${BOARD_DIR}/genimage.cfg"
+# shellcheck disable=SC1091  # board/common/genimage.sh
+. "$(dirname "$0")/../common/genimage.sh"
+make_disk_image "${BOARD_DIR}/genimage.cfg"
 
 # RAUC update bundle
 # shellcheck disable=SC1091  # board/common/rauc.sh
