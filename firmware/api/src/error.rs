@@ -71,7 +71,7 @@ pub enum ErrorKind {
     NotFound,
     /// Not built on this firmware, hardware absent, or impossible on an appliance.
     NotAvailable,
-    /// Request body over the configured limit.
+    /// A request body, image, merge or document over one of the device's limits.
     TooLarge,
     /// Disk full, I/O error, quota.
     Storage,
@@ -81,6 +81,9 @@ pub enum ErrorKind {
     Internal,
     /// Host or Origin not allowed.
     Refused,
+    /// The device's work memory or heavy-job slots stayed taken for longer than a request may
+    /// wait, or the connection cap is reached: try again shortly.
+    Busy,
 }
 
 impl ErrorKind {
@@ -97,6 +100,7 @@ impl ErrorKind {
             ErrorKind::PathRefused => "12",
             ErrorKind::Internal => "13",
             ErrorKind::Refused => "14",
+            ErrorKind::Busy => "15",
         }
     }
 
@@ -114,7 +118,7 @@ impl ErrorKind {
             ErrorKind::InvalidParam => ("参数错误", "invalid parameter"),
             ErrorKind::NotFound => ("未找到", "not found"),
             ErrorKind::NotAvailable => ("该功能不可用", "function not available"),
-            ErrorKind::TooLarge => ("请求数据过大", "request body too large"),
+            ErrorKind::TooLarge => ("请求数据或图像过大", "request, image or document too large"),
             ErrorKind::Storage => ("存储失败", "storage error"),
             ErrorKind::PathRefused => (
                 "路径不允许：只能访问设备存储区内的文件",
@@ -122,6 +126,10 @@ impl ErrorKind {
             ),
             ErrorKind::Internal => ("内部错误", "internal error"),
             ErrorKind::Refused => ("请求被拒绝", "request refused"),
+            ErrorKind::Busy => (
+                "设备忙，请稍后重试",
+                "the device is busy; try again shortly",
+            ),
         };
         Text::new(zh, en)
     }
@@ -174,6 +182,11 @@ impl ApiError {
         ApiError::with(ErrorKind::NotAvailable, what)
     }
 
+    /// A request, image or document over one of the device's size limits.
+    pub fn too_large(detail: Text) -> ApiError {
+        ApiError::with(ErrorKind::TooLarge, detail)
+    }
+
     pub fn internal(detail: impl fmt::Display) -> ApiError {
         ApiError::with(ErrorKind::Internal, Text::same(detail.to_string()))
     }
@@ -221,6 +234,7 @@ mod tests {
             ErrorKind::PathRefused,
             ErrorKind::Internal,
             ErrorKind::Refused,
+            ErrorKind::Busy,
         ];
         let mut codes: Vec<_> = kinds.iter().map(|k| k.code()).collect();
         codes.sort();

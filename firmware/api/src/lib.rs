@@ -3,7 +3,9 @@
 //! WebSocket. Capabilities register handlers in the [`Table`]; the daemon serves it with
 //! [`router`].
 
+pub mod budget;
 pub mod error;
+pub mod listen;
 pub mod mjpeg;
 pub mod param;
 pub mod reply;
@@ -13,6 +15,7 @@ pub mod table;
 pub mod url;
 pub mod ws;
 
+pub use budget::{Budget, Reservation};
 pub use error::{ApiError, ErrorKind, Language, Text};
 pub use param::ParamRoutes;
 pub use reply::Reply;

@@ -1,6 +1,7 @@
 //! Tolerant reading of requests: the body as JSON whatever the Content-Type, parameters that
 //! may be strings, numbers or booleans, nested objects that may arrive double-encoded.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use serde_json::{Map, Value};
@@ -45,9 +46,11 @@ pub enum Transport {
 #[derive(Clone)]
 pub struct ApiRequest {
     pub endpoint: EndpointKey,
-    /// Query parameters merged into the body object (the body wins on conflicts).
+    /// The body object's fields (moved, not copied) with the query parameters merged in (the
+    /// body wins on conflicts).
     pub params: Map<String, Value>,
-    /// The body as sent, after tolerant parsing (`None` when absent or empty).
+    /// A body that is not a JSON object (an array, a string ...), after tolerant parsing. `None`
+    /// when the body is absent, empty or an object (whose fields are in `params`).
     pub body: Option<Value>,
     pub transport: Transport,
     pub peer: Option<SocketAddr>,
@@ -58,18 +61,83 @@ impl ApiRequest {
         Fields(&self.params)
     }
 
-    /// The body when the endpoint takes a JSON array (a lone object counts as one element).
-    pub fn array(&self) -> Option<Vec<Value>> {
-        match &self.body {
-            Some(Value::Array(a)) => Some(a.clone()),
-            Some(Value::Object(o)) if !o.is_empty() => Some(vec![Value::Object(o.clone())]),
-            _ => None,
+    /// The body when the endpoint takes a JSON array, taken out of the request (not copied).
+    pub fn take_array(&mut self) -> Option<Vec<Value>> {
+        match self.body.take() {
+            Some(Value::Array(a)) => Some(a),
+            other => {
+                self.body = other;
+                None
+            }
+        }
+    }
+
+    /// Build a request from a parsed body and the query parameters: an object body becomes the
+    /// parameters (moved), anything else stays the body.
+    pub fn split_body(
+        body: Option<Value>,
+        query: Vec<(String, String)>,
+    ) -> (Map<String, Value>, Option<Value>) {
+        match body {
+            Some(Value::Object(o)) => (merge_params(o, query), None),
+            other => (merge_params(Map::new(), query), other),
         }
     }
 
     pub fn is_websocket(&self) -> bool {
         matches!(self.transport, Transport::WebSocket { .. })
     }
+}
+
+/// Most values (objects, arrays, scalars) one JSON text may hold: no endpoint needs more, and
+/// the tree of a body made of tiny values costs many times its size in memory.
+pub const MAX_JSON_VALUES: usize = 100_000;
+/// Deepest nesting of objects and arrays accepted.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Check the shape of a JSON text before a tree is built from it: at most [`MAX_JSON_VALUES`]
+/// values and [`MAX_JSON_DEPTH`] levels. One pass over the bytes; strings are skipped (their
+/// length is bounded by the body limit). Malformed text passes here and fails in the parser.
+pub fn check_json_shape(text: &[u8]) -> Result<(), ApiError> {
+    let (mut values, mut depth) = (1usize, 0usize);
+    let mut in_string = false;
+    let mut i = 0;
+    while i < text.len() {
+        let c = text[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_JSON_DEPTH {
+                        return Err(ApiError::too_large(Text::new(
+                            format!("JSON 嵌套超过 {MAX_JSON_DEPTH} 层"),
+                            format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+                        )));
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' | b':' => {
+                    values += 1;
+                    if values > MAX_JSON_VALUES {
+                        return Err(ApiError::too_large(Text::new(
+                            format!("JSON 含有超过 {MAX_JSON_VALUES} 个值"),
+                            format!("JSON holds more than {MAX_JSON_VALUES} values"),
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Parse a request body. `Ok(None)` for an absent or blank body.
@@ -81,31 +149,33 @@ pub fn parse_body(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
+    check_json_shape(text.as_bytes())?;
     let v: Value = serde_json::from_str(text).map_err(|e| ApiError::parse(e.to_string()))?;
     Ok(Some(unwrap_double_encoded(v)))
 }
 
-/// A JSON string whose content is a JSON object or array is taken as that object or array.
-pub fn unwrap_double_encoded(v: Value) -> Value {
-    if let Value::String(s) = &v {
-        let t = s.trim();
-        if t.starts_with('{') || t.starts_with('[') {
-            if let Ok(inner) = serde_json::from_str::<Value>(t) {
-                if inner.is_object() || inner.is_array() {
-                    return inner;
-                }
-            }
-        }
+/// The object or array a JSON string holds (double encoding), if it holds one of a bounded shape.
+fn double_encoded(s: &str) -> Option<Value> {
+    let t = s.trim();
+    if !(t.starts_with('{') || t.starts_with('[')) || check_json_shape(t.as_bytes()).is_err() {
+        return None;
     }
-    v
+    serde_json::from_str::<Value>(t)
+        .ok()
+        .filter(|inner| inner.is_object() || inner.is_array())
 }
 
-/// Merge query parameters into the body: the body's keys win.
-pub fn merge_params(body: Option<&Value>, query: Vec<(String, String)>) -> Map<String, Value> {
-    let mut params = match body {
-        Some(Value::Object(o)) => o.clone(),
-        _ => Map::new(),
-    };
+/// A JSON string whose content is a JSON object or array is taken as that object or array.
+pub fn unwrap_double_encoded(v: Value) -> Value {
+    match &v {
+        Value::String(s) => double_encoded(s).unwrap_or(v),
+        _ => v,
+    }
+}
+
+/// Merge query parameters into the body object: the body's keys win.
+pub fn merge_params(body: Map<String, Value>, query: Vec<(String, String)>) -> Map<String, Value> {
+    let mut params = body;
     for (k, v) in query {
         if !params.contains_key(&k) {
             params.insert(k, Value::String(v));
@@ -205,31 +275,42 @@ impl<'a> Fields<'a> {
             })
     }
 
-    /// A nested object; a JSON string holding an object is accepted too.
-    pub fn object(&self, key: &str) -> Option<Map<String, Value>> {
+    /// A nested object (borrowed); a JSON string holding an object is accepted too.
+    pub fn object(&self, key: &str) -> Option<Cow<'a, Map<String, Value>>> {
         match self.get(key)? {
-            Value::Object(o) => Some(o.clone()),
-            v @ Value::String(_) => match unwrap_double_encoded(v.clone()) {
-                Value::Object(o) => Some(o),
+            Value::Object(o) => Some(Cow::Borrowed(o)),
+            Value::String(s) => match double_encoded(s) {
+                Some(Value::Object(o)) => Some(Cow::Owned(o)),
                 _ => None,
             },
             _ => None,
         }
     }
 
-    /// A nested array; a JSON string holding an array is accepted, and a lone object counts as
-    /// one element.
-    pub fn array(&self, key: &str) -> Option<Vec<Value>> {
+    /// A nested object, or an empty one when absent.
+    pub fn object_or_empty(&self, key: &str) -> Cow<'a, Map<String, Value>> {
+        self.object(key).unwrap_or(Cow::Borrowed(&EMPTY))
+    }
+
+    /// A nested array (borrowed); a JSON string holding an array is accepted, and a lone
+    /// object counts as one element.
+    pub fn array(&self, key: &str) -> Option<Cow<'a, [Value]>> {
         match self.get(key)? {
-            Value::Array(a) => Some(a.clone()),
-            Value::Object(o) => Some(vec![Value::Object(o.clone())]),
-            v @ Value::String(_) => match unwrap_double_encoded(v.clone()) {
-                Value::Array(a) => Some(a),
-                Value::Object(o) => Some(vec![Value::Object(o)]),
+            Value::Array(a) => Some(Cow::Borrowed(a.as_slice())),
+            v @ Value::Object(_) => Some(Cow::Borrowed(std::slice::from_ref(v))),
+            Value::String(s) => match double_encoded(s) {
+                Some(Value::Array(a)) => Some(Cow::Owned(a)),
+                Some(o @ Value::Object(_)) => Some(Cow::Owned(vec![o])),
                 _ => None,
             },
             _ => None,
         }
+    }
+
+    /// A string value borrowed as it is (not trimmed, no number conversion): for large payloads
+    /// such as base64 images, which must not be copied.
+    pub fn raw_str(&self, key: &str) -> Option<&'a str> {
+        self.get(key).and_then(Value::as_str)
     }
 
     /// Require a string parameter.
@@ -261,17 +342,28 @@ pub fn scalar_string(v: &Value) -> Option<String> {
 }
 
 /// Reject a value that is not an object where an object is required.
-pub fn expect_object(v: &Value, name: &str) -> Result<Map<String, Value>, ApiError> {
-    match unwrap_double_encoded(v.clone()) {
-        Value::Object(o) => Ok(o),
-        _ => Err(ApiError::with(
-            ErrorKind::InvalidParam,
-            Text::new(
-                format!("{name} 应为 JSON 对象"),
-                format!("{name} must be a JSON object"),
-            ),
-        )),
+pub fn expect_object<'v>(
+    v: &'v Value,
+    name: &str,
+) -> Result<Cow<'v, Map<String, Value>>, ApiError> {
+    match v {
+        Value::Object(o) => Ok(Cow::Borrowed(o)),
+        Value::String(s) => match double_encoded(s) {
+            Some(Value::Object(o)) => Ok(Cow::Owned(o)),
+            _ => Err(not_object(name)),
+        },
+        _ => Err(not_object(name)),
     }
+}
+
+fn not_object(name: &str) -> ApiError {
+    ApiError::with(
+        ErrorKind::InvalidParam,
+        Text::new(
+            format!("{name} 应为 JSON 对象"),
+            format!("{name} must be a JSON object"),
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -304,10 +396,40 @@ mod tests {
     }
 
     #[test]
+    fn json_shape_bounded() {
+        assert!(check_json_shape(br#"{"a":[1,2,{"b":"x,y:[[[["}]}"#).is_ok());
+        let wide = format!("[{}0]", "0,".repeat(MAX_JSON_VALUES));
+        assert_eq!(
+            parse_body(wide.as_bytes()).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
+        assert_eq!(
+            parse_body(deep.as_bytes()).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
+        assert!(parse_body(ok.as_bytes()).is_ok());
+        // Escaped quotes do not end a string.
+        assert!(check_json_shape(br#"["a\",[[[[[[,,,,"]"#).is_ok());
+        // A double-encoded body over the bounds stays a string.
+        let s = Value::String(wide);
+        assert!(unwrap_double_encoded(s).is_string());
+    }
+
+    #[test]
     fn merge_body_wins() {
         let body = json!({"type":"a"});
         let m = merge_params(
-            Some(&body),
+            body.as_object().unwrap().clone(),
             vec![("type".into(), "b".into()), ("camidx".into(), "1".into())],
         );
         assert_eq!(m["type"], "a");

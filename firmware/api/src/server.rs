@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
@@ -10,13 +11,13 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 use tokio::sync::{broadcast, watch};
 
+use crate::budget::{Budget, Reservation};
 use crate::error::{ApiError, ErrorKind, Language, Text};
 use crate::reply::{error_object, Reply};
-use crate::request::{merge_params, parse_body, ApiRequest, Transport};
+use crate::request::{parse_body, ApiRequest, Transport};
 use crate::table::{Handler, HandlerResult, Table};
 use crate::url::parse_target;
 
@@ -35,6 +36,14 @@ pub struct ServerOptions {
     pub allowed_origins: Vec<String>,
     /// Host names allowed in the `Host` header besides IP literals and localhost.
     pub allowed_hosts: Vec<String>,
+    /// Longest pause while a request body arrives.
+    pub body_timeout: Duration,
+    /// Requests in flight per WebSocket connection.
+    pub ws_in_flight: usize,
+    /// A WebSocket client that takes no data for this long is disconnected.
+    pub send_timeout: Duration,
+    /// Memory and job admission for bodies and heavy work.
+    pub budget: Arc<Budget>,
 }
 
 impl Default for ServerOptions {
@@ -44,9 +53,18 @@ impl Default for ServerOptions {
             language: Language::Zh,
             allowed_origins: vec!["*".into()],
             allowed_hosts: Vec::new(),
+            body_timeout: Duration::from_secs(30),
+            ws_in_flight: 4,
+            send_timeout: Duration::from_secs(30),
+            budget: Budget::unlimited(),
         }
     }
 }
+
+/// Bodies up to this size are read without a memory reservation.
+const FREE_BODY_BYTES: usize = 256 * 1024;
+/// Body memory is reserved in steps of this size as the body arrives.
+const BODY_STEP: usize = 4 * 1024 * 1024;
 
 /// The protocol server: options, the dispatch table, the push bus and the shutdown signal.
 pub struct Server {
@@ -70,6 +88,14 @@ impl Server {
 
     pub fn language(&self) -> Language {
         self.opts.language
+    }
+
+    pub fn options(&self) -> &ServerOptions {
+        &self.opts
+    }
+
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.opts.budget
     }
 
     pub fn table(&self) -> &Table {
@@ -303,7 +329,9 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
         return match WebSocketUpgrade::from_request_parts(&mut parts, server).await {
             Ok(ws) => {
                 let server = server.clone();
-                ws.max_message_size(server.opts.body_limit)
+                let limit = server.opts.body_limit;
+                ws.max_message_size(limit)
+                    .max_frame_size(limit)
                     .on_upgrade(move |socket| crate::ws::serve(server, socket, peer))
             }
             Err(rejection) => rejection.into_response(),
@@ -382,33 +410,20 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        let e = ApiError::with(
-            ErrorKind::TooLarge,
-            Text::new(
-                format!("请求数据超过 {limit} 字节的限制"),
-                format!("the request body exceeds the limit of {limit} bytes"),
-            ),
-        );
-        let mut r = error_response(server, StatusCode::OK, &e);
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        r
-    };
     if declared.is_some_and(|n| n > limit as u64) {
         tracing::warn!(%endpoint, ?declared, "request body too large");
-        return too_large();
+        return close_connection(error_response(
+            server,
+            StatusCode::OK,
+            &body_too_large(limit),
+        ));
     }
-    let bytes = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            tracing::warn!(%endpoint, "request body too large");
-            return too_large();
-        }
-        Err(e) => {
-            tracing::debug!(%endpoint, "reading the body failed: {e}");
-            let e = ApiError::parse(format!("reading the body failed: {e}"));
-            return error_response(server, StatusCode::BAD_REQUEST, &e);
+    // Held until the reply is made: the body and its parsed tree live that long.
+    let (bytes, _body_memory) = match read_body(server, req.into_body(), declared).await {
+        Ok(b) => b,
+        Err((e, status)) => {
+            tracing::debug!(%endpoint, "body not read: {e}");
+            return close_connection(error_response(server, status, &e));
         }
     };
     let body = match parse_body(&bytes) {
@@ -419,8 +434,10 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
             return json_response(StatusCode::OK, &error_object(&e, lang));
         }
     };
+    drop(bytes);
+    let (params, body) = ApiRequest::split_body(body, target.params);
     let request = ApiRequest {
-        params: merge_params(body.as_ref(), target.params),
+        params,
         body,
         endpoint: endpoint.clone(),
         transport: Transport::Http { method },
@@ -438,6 +455,89 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
             json_response(StatusCode::OK, &error_object(&e, lang))
         }
     }
+}
+
+fn body_too_large(limit: usize) -> ApiError {
+    ApiError::too_large(Text::new(
+        format!("请求数据超过 {limit} 字节的限制"),
+        format!("the request body exceeds the limit of {limit} bytes"),
+    ))
+}
+
+/// Ask hyper to close the connection after this reply (the rest of a body is not read).
+fn close_connection(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// Read a body within the size limit, reserving its memory (raw bytes and the parsed tree) in
+/// steps as it arrives, and giving up when it pauses longer than the body time-out.
+async fn read_body(
+    server: &Server,
+    body: Body,
+    declared: Option<u64>,
+) -> Result<(bytes::Bytes, Reservation), (ApiError, StatusCode)> {
+    let limit = server.opts.body_limit;
+    let budget = &server.opts.budget;
+    let what = || Text::new("请求数据", "the request body");
+    let mut held = Reservation::default();
+    let reserve_upto = |held: &Reservation, len: usize| -> Option<u64> {
+        // Twice the body: the bytes and what is parsed from them.
+        let need = (len.div_ceil(BODY_STEP) * BODY_STEP) as u64 * 2;
+        (len > FREE_BODY_BYTES && need > held.bytes()).then(|| need - held.bytes())
+    };
+    if let Some(n) = declared {
+        if let Some(more) = reserve_upto(&held, n as usize) {
+            held.merge(
+                budget
+                    .memory(more, what())
+                    .await
+                    .map_err(|e| (e, StatusCode::OK))?,
+            );
+        }
+    }
+    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    let mut body = body.into_data_stream();
+    use futures_util::StreamExt;
+    loop {
+        let next = match tokio::time::timeout(server.opts.body_timeout, body.next()).await {
+            Ok(n) => n,
+            Err(_) => {
+                let secs = server.opts.body_timeout.as_secs();
+                return Err((
+                    ApiError::parse(format!(
+                        "the request body stopped arriving ({secs} s without data)"
+                    )),
+                    StatusCode::REQUEST_TIMEOUT,
+                ));
+            }
+        };
+        match next {
+            None => break,
+            Some(Ok(chunk)) => {
+                if buf.len() + chunk.len() > limit {
+                    return Err((body_too_large(limit), StatusCode::OK));
+                }
+                if let Some(more) = reserve_upto(&held, buf.len() + chunk.len()) {
+                    held.merge(
+                        budget
+                            .memory(more, what())
+                            .await
+                            .map_err(|e| (e, StatusCode::OK))?,
+                    );
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Some(Err(e)) => {
+                return Err((
+                    ApiError::parse(format!("reading the body failed: {e}")),
+                    StatusCode::BAD_REQUEST,
+                ))
+            }
+        }
+    }
+    Ok((buf.freeze(), held))
 }
 
 #[cfg(test)]

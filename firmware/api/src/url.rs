@@ -49,21 +49,27 @@ fn starts_json(raw: &str) -> bool {
         || lower.as_deref() == Some("%5b")
 }
 
-/// Try to read one JSON value at the start of `raw` (percent-decoded first). On success return the
-/// value and the text after it, which is already decoded.
-fn take_json(raw: &str) -> Option<(Value, String)> {
-    let decoded = percent_decode_str(raw).decode_utf8_lossy().into_owned();
-    let mut stream = serde_json::Deserializer::from_str(&decoded).into_iter::<Value>();
+/// JSON values looked for in one target: real pages put one there; more attempts would only
+/// let a long target of `{}` segments cost time quadratic in its length.
+const MAX_JSON_ATTEMPTS: usize = 4;
+
+/// Try to read one JSON value at the start of `text` (already percent-decoded). On success
+/// return the value and how many bytes it took.
+fn take_json(text: &str) -> Option<(Value, usize)> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     match stream.next() {
         Some(Ok(v)) if v.is_object() || v.is_array() => {
             let used = stream.byte_offset();
-            Some((unwrap_double_encoded(v), decoded[used..].to_string()))
+            Some((unwrap_double_encoded(v), used))
         }
         _ => None,
     }
 }
 
 /// Parse a request target: the path and, if any, the query (without the `?`).
+///
+/// Linear in the target's length: the text after the first JSON value is percent-decoded once
+/// (a JSON value may hold encoded separators), and at most [`MAX_JSON_ATTEMPTS`] values are tried.
 pub fn parse_target(path: &str, query: Option<&str>) -> Target {
     let mut raw = path.trim_start_matches('/').to_string();
     if let Some(q) = query {
@@ -72,41 +78,69 @@ pub fn parse_target(path: &str, query: Option<&str>) -> Target {
     }
     let mut t = Target::default();
     let mut first = true;
-    let mut rest: &str = &raw;
-    let mut owned_rest: String;
+    // The text being read and the position in it; once a JSON value has been read, the rest
+    // of the target is decoded text.
+    let mut text: std::borrow::Cow<str> = std::borrow::Cow::Borrowed(&raw);
+    let mut pos = 0usize;
+    let mut decoded = false;
+    let mut attempts = 0usize;
+    // Read a JSON value at `at` (in `text`): on success move past it.
+    let mut try_json = |text: &mut std::borrow::Cow<str>,
+                        at: usize,
+                        decoded: &mut bool,
+                        t: &mut Target|
+     -> Option<usize> {
+        if attempts >= MAX_JSON_ATTEMPTS {
+            return None;
+        }
+        attempts += 1;
+        let (v, used, base) = if *decoded {
+            let (v, used) = take_json(&text[at..])?;
+            (v, used, at)
+        } else {
+            let d = percent_decode_str(&text[at..])
+                .decode_utf8_lossy()
+                .into_owned();
+            let (v, used) = take_json(&d)?;
+            *text = std::borrow::Cow::Owned(d);
+            *decoded = true;
+            (v, used, 0)
+        };
+        if t.json.is_none() {
+            t.json = Some(v);
+        }
+        Some(base + used)
+    };
     loop {
-        rest = rest.trim_start_matches(is_sep);
-        if rest.is_empty() {
+        let rest = &text[pos..];
+        let trimmed = rest.trim_start_matches(is_sep);
+        pos += rest.len() - trimmed.len();
+        if pos >= text.len() {
             break;
         }
         // A JSON value as a bare segment.
-        if starts_json(rest) {
-            if let Some((v, after)) = take_json(rest) {
-                if t.json.is_none() {
-                    t.json = Some(v);
-                }
-                owned_rest = after;
-                rest = &owned_rest;
+        if starts_json(&text[pos..]) {
+            if let Some(next) = try_json(&mut text, pos, &mut decoded, &mut t) {
+                pos = next;
                 continue;
             }
         }
+        let rest = &text[pos..];
         let end = rest.find(is_sep).unwrap_or(rest.len());
         let seg = &rest[..end];
         if let Some(eq) = seg.find('=') {
-            let key = decode(&seg[..eq]);
-            let value_raw = &rest[eq + 1..];
             // A JSON value given as a parameter's value may contain separators.
-            if starts_json(value_raw) {
-                if let Some((v, after)) = take_json(value_raw) {
-                    if t.json.is_none() {
-                        t.json = Some(v);
-                    }
-                    owned_rest = after;
-                    rest = &owned_rest;
+            let value_at = pos + eq + 1;
+            if starts_json(&text[value_at..]) {
+                if let Some(next) = try_json(&mut text, value_at, &mut decoded, &mut t) {
+                    pos = next;
                     first = false;
                     continue;
                 }
             }
+            let rest = &text[pos..];
+            let seg = &rest[..end];
+            let key = decode(&seg[..eq]);
             let value = decode(&seg[eq + 1..]);
             let lower = key.to_ascii_lowercase();
             if t.endpoint.is_none() && GROUPS.contains(&lower.as_str()) {
@@ -122,7 +156,7 @@ pub fn parse_target(path: &str, query: Option<&str>) -> Target {
             t.unknown = Some(decode(seg));
         }
         first = false;
-        rest = &rest[end..];
+        pos += end;
     }
     t
 }
@@ -205,6 +239,18 @@ mod tests {
         let t = parse_target("/imagepro=merge2pdf&data=[{\"uuid\":\"x\"}]&tid=2", None);
         assert_eq!(t.json, Some(json!([{"uuid":"x"}])));
         assert_eq!(param(&t, "tid"), Some("2"));
+    }
+
+    #[test]
+    fn many_json_segments_are_cheap() {
+        // 64 KB of `{}` segments: parsed in linear time; only the first value is kept.
+        let path = format!("/param=get&type=app_version&{}", "{}&".repeat(20_000));
+        let t = parse_target(&path, None);
+        assert_eq!(key(&t), "param=get");
+        assert_eq!(param(&t, "type"), Some("app_version"));
+        assert_eq!(t.json, Some(json!({})));
+        let enc = format!("/param=get&{}", "%7B%7D&".repeat(10_000));
+        assert_eq!(key(&parse_target(&enc, None)), "param=get");
     }
 
     #[test]

@@ -4,19 +4,23 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ErrorKind, Text};
 use crate::reply::{error_object, Reply};
-use crate::request::{merge_params, unwrap_double_encoded, ApiRequest, Transport};
+use crate::request::{unwrap_double_encoded, ApiRequest, Transport};
 use crate::server::Server;
 
 /// Outgoing messages queued per connection before pushes are dropped.
 const QUEUE: usize = 64;
+
+/// An outgoing message; a reply carries its request's in-flight permit until it is written.
+type Outgoing = (Utf8Bytes, Option<OwnedSemaphorePermit>);
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -25,7 +29,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone)]
 pub struct WsPeer {
     id: u64,
-    tx: mpsc::Sender<Utf8Bytes>,
+    tx: mpsc::Sender<Outgoing>,
 }
 
 impl WsPeer {
@@ -36,7 +40,7 @@ impl WsPeer {
     /// Queue a JSON object for this client. Returns false when the client is gone; a full queue
     /// drops the message (a slow client skips pushes) and returns true.
     pub fn push(&self, v: &Value) -> bool {
-        match self.tx.try_send(Utf8Bytes::from(v.to_string())) {
+        match self.tx.try_send((Utf8Bytes::from(v.to_string()), None)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -59,53 +63,83 @@ impl WsPeer {
 }
 
 /// Serve one WebSocket connection until it closes or the server shuts down.
+///
+/// Back-pressure: at most `ws_in_flight` requests of a connection run at once, and a request's
+/// permit is held until its reply has been written to the socket, so the daemon stops reading a
+/// connection whose client does not read its replies. A client that takes nothing for
+/// `send_timeout` is disconnected. Pushes to a client with a full queue are dropped.
 pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<SocketAddr>) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
     let me = WsPeer {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         tx,
     };
     let mut events = server.subscribe();
     let mut shutdown = server.shutdown_signal();
+    let send_timeout = server.options().send_timeout;
+    let in_flight = Arc::new(Semaphore::new(server.options().ws_in_flight.max(1)));
     tracing::debug!(id = me.id, ?peer, "websocket open");
 
     let writer = tokio::spawn(async move {
         loop {
-            tokio::select! {
+            let text = tokio::select! {
                 m = rx.recv() => match m {
-                    Some(text) => if sink.send(Message::Text(text)).await.is_err() { break },
+                    // The permit (if any) is released once the message is written.
+                    Some((text, _permit)) => text,
                     None => break,
                 },
                 e = events.recv() => match e {
-                    Ok(text) => if sink.send(Message::Text(Utf8Bytes::from(text.as_ref()))).await.is_err() { break },
-                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::debug!(n, "websocket client skipped events"),
-                    Err(broadcast::error::RecvError::Closed) => {}
+                    Ok(text) => Utf8Bytes::from(text.as_ref()),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!(n, "websocket client skipped events");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => continue,
                 },
+            };
+            match tokio::time::timeout(send_timeout, sink.send(Message::Text(text))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::info!(?peer, "websocket client takes no data; disconnected");
+                    break;
+                }
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(None))).await;
     });
 
     loop {
+        let permit = tokio::select! {
+            p = in_flight.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+            _ = me.closed() => break,
+        };
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = shutdown.changed() => break,
+            _ = me.closed() => break,
         };
         let text = match msg {
-            Some(Ok(Message::Text(t))) => t.to_string(),
-            Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(b))) => match std::str::from_utf8(&b) {
+                Ok(t) => Utf8Bytes::from(t),
+                Err(_) => Utf8Bytes::from(String::from_utf8_lossy(&b).into_owned()),
+            },
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
         };
         let server = server.clone();
         let me2 = me.clone();
         tokio::spawn(async move {
-            let reply = handle_text(&server, &me2, peer, &text).await;
-            let _ = me2
-                .tx
-                .send(Utf8Bytes::from(Value::Object(reply).to_string()))
-                .await;
+            let reply = handle_text(&server, &me2, peer, text.as_str()).await;
+            drop(text);
+            let out = Utf8Bytes::from(Value::Object(reply).to_string());
+            let _ = me2.tx.send((out, Some(permit))).await;
         });
     }
     drop(me);
@@ -154,23 +188,28 @@ async fn handle_text(
     };
     // Parameters: `params` (object, array or double-encoded), plus top-level fields.
     let params = obj.remove("params").map(unwrap_double_encoded);
-    let body = match params {
+    let (params, body) = match params {
         Some(Value::Object(mut p)) => {
             for (k, v) in obj {
                 p.entry(k).or_insert(v);
             }
-            Some(Value::Object(p))
+            (p, None)
         }
-        Some(Value::Array(a)) => Some(Value::Array(a)),
-        Some(Value::Null) | None => Some(Value::Object(obj)),
+        Some(Value::Array(a)) => (obj, Some(Value::Array(a))),
+        Some(Value::Null) | None => (obj, None),
         Some(other) => {
-            let e = ApiError::parse(format!("\"params\" must be an object, got {other}"));
+            let kind = match other {
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            let e = ApiError::parse(format!("\"params\" must be an object, got {kind}"));
             return with_function(error_object(&e, lang), &function);
         }
     };
     let req = ApiRequest {
         endpoint: endpoint.clone(),
-        params: merge_params(body.as_ref(), Vec::new()),
+        params,
         body,
         transport: Transport::WebSocket {
             peer: me.clone(),

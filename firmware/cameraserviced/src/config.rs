@@ -20,6 +20,66 @@ pub struct Config {
     pub pcsc: PcscSection,
     pub magcard: MagcardSection,
     pub update: UpdateSection,
+    pub limits: LimitsSection,
+}
+
+/// Limits on the work one request may cause (documented in README "Limits").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Largest image decoded or produced, in pixels; a source over it is refused from its header.
+    pub max_pixels: u64,
+    /// Most decoded pixels of all sources of one request (merges, barcode, processing).
+    pub request_pixels: u64,
+    /// Memory for heavy work (bodies, decoding, processing, merges), in MiB; 0 = a quarter of
+    /// the board's memory, between 128 and 512 MiB.
+    pub work_memory_mb: u64,
+    /// Heavy jobs at once; 0 = the number of cores, at least 2.
+    pub heavy_jobs: usize,
+    /// How long a request waits for work memory or a job slot before it is answered "busy" ("15").
+    pub busy_wait_ms: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_pixels: 40_000_000,
+            request_pixels: 400_000_000,
+            work_memory_mb: 0,
+            heavy_jobs: 0,
+            busy_wait_ms: 5000,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The work memory in bytes (the automatic default from /proc/meminfo).
+    pub fn work_memory_bytes(&self) -> u64 {
+        if self.work_memory_mb > 0 {
+            return self.work_memory_mb << 20;
+        }
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(2 << 30);
+        (total / 4).clamp(128 << 20, 512 << 20)
+    }
+
+    pub fn heavy_jobs(&self) -> usize {
+        if self.heavy_jobs > 0 {
+            return self.heavy_jobs;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2)
+    }
 }
 
 /// Over-the-air updates (RAUC bundles uploaded to `/update=install`).
@@ -217,6 +277,17 @@ pub struct ServerConfig {
     /// Host names accepted in the Host header besides IP literals, localhost and the device's
     /// own names (`device.hostname`, `device.hostname.local`).
     pub allowed_hosts: Vec<String>,
+    /// Time for a request's line and headers to arrive, and the idle time allowed on a
+    /// keep-alive connection before its next request.
+    pub header_timeout_seconds: u64,
+    /// Longest pause while a request body arrives; then the connection is closed.
+    pub body_timeout_seconds: u64,
+    /// Most open connections (kept below the descriptor limit); past it: HTTP 503, code "15".
+    pub max_connections: usize,
+    /// Requests in flight per WebSocket connection; its further messages wait unread.
+    pub ws_in_flight: usize,
+    /// A WebSocket client that takes no data for this long is disconnected.
+    pub send_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +341,11 @@ impl Default for ServerConfig {
             language: "zh".into(),
             allowed_origins: vec!["*".into()],
             allowed_hosts: Vec::new(),
+            header_timeout_seconds: 15,
+            body_timeout_seconds: 30,
+            max_connections: 512,
+            ws_in_flight: 4,
+            send_timeout_seconds: 30,
         }
     }
 }

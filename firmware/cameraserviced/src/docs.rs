@@ -9,7 +9,9 @@ use base64::Engine;
 use documents::DocError;
 use serde_json::{json, Map, Value};
 
-use crate::images::{grab, img_error, on, source_bytes, store_error, Images};
+use crate::images::{
+    grab, img_error, on_heavy, store_error, Images, Work, BARCODE_BYTES_PER_PIXEL,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -52,47 +54,77 @@ fn doc_error(e: DocError) -> ApiError {
 
 /// The source list: the body array (the vendor's form), or an object's `source_image` /
 /// `source_images` array, or a lone source object.
-fn sources(req: &ApiRequest) -> Result<Vec<Map<String, Value>>, ApiError> {
+fn sources(req: &mut ApiRequest) -> Result<Vec<Value>, ApiError> {
+    if let Some(a) = req.take_array() {
+        return Ok(a);
+    }
     let f = req.fields();
-    let list = match &req.body {
-        Some(Value::Array(a)) => a.clone(),
-        _ => f
-            .array("source_image")
-            .or_else(|| f.array("source_images"))
-            .or_else(|| req.array())
-            .ok_or_else(|| ApiError::missing("source_image"))?,
-    };
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            // A page may wrap each element as {"source_image": {...}}.
-            let o = api::request::expect_object(v, &format!("source_image[{i}]"))?;
-            match o.get("source_image") {
-                Some(inner) => api::request::expect_object(inner, &format!("source_image[{i}]")),
-                None => Ok(o),
-            }
+    if let Some(a) = f.array("source_image").or_else(|| f.array("source_images")) {
+        return Ok(a.into_owned());
+    }
+    if !req.params.is_empty()
+        && req.params.keys().any(|k| {
+            ["uuid", "filepath", "base64"]
+                .iter()
+                .any(|n| k.eq_ignore_ascii_case(n))
         })
-        .collect()
+    {
+        // A lone source object as the body.
+        return Ok(vec![Value::Object(std::mem::take(&mut req.params))]);
+    }
+    Err(ApiError::missing("source_image"))
 }
 
-fn merge(c: &Images, req: ApiRequest, kind: Kind) -> Result<Reply, ApiError> {
-    let list = sources(&req)?;
+/// One element of the source list as an object (a page may wrap it as {"source_image": {...}}).
+fn source_object(
+    v: &Value,
+    i: usize,
+) -> Result<std::borrow::Cow<'_, Map<String, Value>>, ApiError> {
+    let name = format!("source_image[{i}]");
+    let o = api::request::expect_object(v, &name)?;
+    match o {
+        std::borrow::Cow::Borrowed(b) => match b.get("source_image") {
+            Some(inner) => api::request::expect_object(inner, &name),
+            None => Ok(std::borrow::Cow::Borrowed(b)),
+        },
+        std::borrow::Cow::Owned(mut m) => match m.remove("source_image") {
+            Some(inner) => api::request::expect_object(&inner, &name)
+                .map(|c| std::borrow::Cow::Owned(c.into_owned())),
+            None => Ok(std::borrow::Cow::Owned(m)),
+        },
+    }
+}
+
+fn merge(c: &Images, mut req: ApiRequest, kind: Kind) -> Result<Reply, ApiError> {
+    let list = sources(&mut req)?;
     if list.is_empty() {
         return Err(doc_error(DocError::Empty));
     }
+    let mut work = Work::new(c);
     let mut data = Vec::with_capacity(list.len());
-    for (i, src) in list.iter().enumerate() {
+    for (i, v) in list.iter().enumerate() {
         // Say which image a failure is about.
-        let bytes = source_bytes(&c.store, src, false).map_err(|mut e| {
+        let name = |mut e: ApiError| {
             let d = e.detail.take().unwrap_or_else(|| Text::new("", ""));
             e.detail = Some(Text::new(
                 format!("第 {} 张图像：{}", i + 1, d.zh),
                 format!("image {}: {}", i + 1, d.en),
             ));
             e
-        })?;
+        };
+        let src = source_object(v, i)?;
+        // The source, its copy in the document, the document's base64 and the reply's text.
+        let bytes = work.source(&c.store, &src, false, 4).map_err(name)?;
+        // Pages count against the request's pixels; a page that is decoded (not a JPEG
+        // embedded as it is) takes memory for its pixels too.
+        if let Ok((format, w, h)) = imaging::codec::probe(&bytes) {
+            let passthrough = format == imaging::codec::Format::Jpeg && !matches!(kind, Kind::Tif);
+            work.admit(w, h, if passthrough { 0 } else { 4 })
+                .map_err(name)?;
+        }
         data.push(bytes);
     }
+    drop(list);
     let uuid = uuid::Uuid::new_v4();
     let doc = match kind {
         Kind::Pdf => documents::pdf::merge(&data),
@@ -191,12 +223,19 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
     };
     let cut = flag(&f, &["cut_type", "cutpage"], true);
     let binary = flag(&f, &["binary"], false);
+    let mut work = Work::new(c);
     let img = match f.object("source_image") {
         Some(src) if !src.is_empty() => {
-            let data = source_bytes(&c.store, &src, false)?;
+            let data = work.source(&c.store, &src, false, 1)?;
+            work.admit_encoded(&data, BARCODE_BYTES_PER_PIXEL)?;
             imaging::codec::decode(&data).map_err(img_error)?
         }
-        _ => grab(&c.cams, camera::Role::Document)?.pixels()?,
+        _ => {
+            let pic = grab(&c.cams, camera::Role::Document)?;
+            let (w, h) = pic.size()?;
+            work.admit(w, h, BARCODE_BYTES_PER_PIXEL)?;
+            pic.pixels()?
+        }
     };
     let mut codes = Vec::new();
     let mut whole_read = false;
@@ -238,14 +277,14 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 pub fn register(table: &mut Table, ctx: Arc<Images>) {
-    on(table, "imagepro", "barcode", &ctx, read_barcodes);
-    on(table, "imagepro", "merge2pdf", &ctx, |c, r| {
+    on_heavy(table, "imagepro", "barcode", &ctx, read_barcodes);
+    on_heavy(table, "imagepro", "merge2pdf", &ctx, |c, r| {
         merge(c, r, Kind::Pdf)
     });
-    on(table, "imagepro", "merge2tif", &ctx, |c, r| {
+    on_heavy(table, "imagepro", "merge2tif", &ctx, |c, r| {
         merge(c, r, Kind::Tif)
     });
-    on(table, "imagepro", "merge2ofd", &ctx, |c, r| {
+    on_heavy(table, "imagepro", "merge2ofd", &ctx, |c, r| {
         merge(c, r, Kind::Ofd)
     });
 }

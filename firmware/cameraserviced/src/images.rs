@@ -3,9 +3,12 @@
 //! `storage_image`, `file2base64`, `copyfile`, `merge_images`, and downloads under `/storage/`.
 //! Pixels are the imaging crate's, files the storage crate's; heavy work runs off the runtime.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use api::{handler, ApiError, ApiRequest, ErrorKind, Fields, Reply, Table, Text};
+use api::{
+    handler, ApiError, ApiRequest, Budget, ErrorKind, Fields, Reply, Reservation, Table, Text,
+};
 use axum::http::{header, HeaderValue, StatusCode};
 use base64::Engine;
 use camera::{CameraManager, FrameKind, Role};
@@ -25,6 +28,100 @@ pub struct Images {
     pub store: Arc<Storage>,
     /// The watermark font (None: watermarks answer "not available").
     pub font: Option<ab_glyph::FontArc>,
+    /// Work memory and heavy-job slots.
+    pub budget: Arc<Budget>,
+    /// Most decoded pixels of all sources of one request.
+    pub request_pixels: u64,
+}
+
+/// Memory estimates, bytes per pixel of a decoded source: the RGB picture and the copies the
+/// chain makes of it (crop, finish, colour mode), or the reader's working images.
+pub(crate) const PROCESS_BYTES_PER_PIXEL: u64 = 10;
+pub(crate) const BARCODE_BYTES_PER_PIXEL: u64 = 10;
+pub(crate) const DECODED_BYTES_PER_PIXEL: u64 = 3;
+
+/// What one request may still decode and the memory it holds: every source's header is checked
+/// against the pixel ceiling and the request's pixel budget, and its memory reserved, before it
+/// is decoded.
+pub(crate) struct Work<'a> {
+    budget: &'a Budget,
+    pixels_left: u64,
+    held: Reservation,
+}
+
+impl<'a> Work<'a> {
+    pub(crate) fn new(ctx: &'a Images) -> Work<'a> {
+        Work {
+            budget: &ctx.budget,
+            pixels_left: ctx.request_pixels,
+            held: Reservation::default(),
+        }
+    }
+
+    /// Reserve `bytes` of work memory more (waiting briefly; "busy", or "too large" when the
+    /// request's whole reservation could never fit the budget).
+    pub(crate) fn reserve(&mut self, bytes: u64, what: Text) -> Result<(), ApiError> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        // What the whole request holds must be able to fit at all.
+        self.budget.fits(self.held.bytes() + bytes, &what)?;
+        let r = self.budget.memory_blocking(bytes, what)?;
+        self.held.merge(r);
+        Ok(())
+    }
+
+    /// Read a source (base64, uuid or file path) after reserving `factor` times its size.
+    pub(crate) fn source(
+        &mut self,
+        store: &Storage,
+        src: &Map<String, Value>,
+        base64_only: bool,
+        factor: u64,
+    ) -> Result<Vec<u8>, ApiError> {
+        let f = Fields(src);
+        let size = if let Some(b) = f.raw_str("base64").filter(|b| !b.trim().is_empty()) {
+            b.len() as u64 / 4 * 3
+        } else if base64_only {
+            0
+        } else if let Some(u) = f.str_nonempty("uuid") {
+            store.size_uuid(&u).unwrap_or(0)
+        } else if let Some(p) = f.str_nonempty("filepath") {
+            store.size(&p).unwrap_or(0)
+        } else {
+            0
+        };
+        self.reserve(size * factor, Text::new("源图像", "a source image"))?;
+        source_bytes(store, src, base64_only)
+    }
+
+    /// Admit a picture of `w` x `h` pixels that will take `bytes_per_pixel` of memory.
+    pub(crate) fn admit(&mut self, w: u32, h: u32, bytes_per_pixel: u64) -> Result<(), ApiError> {
+        codec::check_pixels(w, h).map_err(img_error)?;
+        let px = w as u64 * h as u64;
+        if px > self.pixels_left {
+            return Err(ApiError::too_large(Text::new(
+                "本次请求要解码的图像像素总数超过限制",
+                "the images of this request hold more pixels than one request may decode",
+            )));
+        }
+        self.pixels_left -= px;
+        self.reserve(
+            px * bytes_per_pixel,
+            Text::new(format!("{w}x{h} 的图像"), format!("a {w}x{h} image")),
+        )
+    }
+
+    /// Admit an encoded image from its header; gives its format and size.
+    pub(crate) fn admit_encoded(
+        &mut self,
+        data: &[u8],
+        bytes_per_pixel: u64,
+    ) -> Result<(Format, u32, u32), ApiError> {
+        let (f, w, h) = codec::probe(data).map_err(img_error)?;
+        self.admit(w, h, bytes_per_pixel)?;
+        Ok((f, w, h))
+    }
 }
 
 /// The one place image and storage errors become vendor codes.
@@ -46,6 +143,7 @@ pub fn img_error(e: ImgError) -> ApiError {
         ImgError::NotAvailable(d) => {
             ApiError::not_available(Text::new(format!("本设备不支持该功能：{d}"), d))
         }
+        ImgError::TooLarge(d) => ApiError::too_large(Text::new(format!("图像过大：{d}"), d)),
         ImgError::Encode(d) => ApiError::internal(d),
     }
 }
@@ -88,8 +186,8 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-fn opt_obj(f: &Fields, key: &str) -> Map<String, Value> {
-    f.object(key).unwrap_or_default()
+fn opt_obj<'a>(f: &Fields<'a>, key: &str) -> Cow<'a, Map<String, Value>> {
+    f.object_or_empty(key)
 }
 
 fn int_in(f: &Fields, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
@@ -249,6 +347,9 @@ pub fn now_text() -> String {
     )
 }
 
+/// Longest watermark text: a line across a page, with room.
+const MAX_WATERMARK_CHARS: usize = 1000;
+
 /// `watermark` -> a watermark, or None when absent.
 pub fn watermark_of(f: &Fields) -> Result<Option<Watermark>, ApiError> {
     let Some(w) = f.object("watermark") else {
@@ -290,6 +391,15 @@ pub fn watermark_of(f: &Fields) -> Result<Option<Watermark>, ApiError> {
         .get("content")
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
+    if text.chars().count() > MAX_WATERMARK_CHARS {
+        return Err(ApiError::invalid(
+            "watermark.content",
+            Text::new(
+                format!("水印文字超过 {MAX_WATERMARK_CHARS} 个字符"),
+                format!("the watermark text is longer than {MAX_WATERMARK_CHARS} characters"),
+            ),
+        ));
+    }
     Ok(Some(Watermark {
         text: if text.is_empty() { now_text() } else { text },
         position,
@@ -300,25 +410,34 @@ pub fn watermark_of(f: &Fields) -> Result<Option<Watermark>, ApiError> {
 }
 
 /// Decode base64 the way pages send it: with or without a data-URL prefix, line breaks, URL-safe
-/// alphabet, missing padding.
+/// alphabet, missing padding. Only a text that needs cleaning is copied.
 pub fn decode_b64(s: &str) -> Result<Vec<u8>, ApiError> {
     let s = s.trim();
     let s = match s.find(";base64,") {
         Some(i) if s.starts_with("data:") => &s[i + 8..],
         _ => s,
     };
-    let clean: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    let clean = clean.trim_end_matches('=');
+    let needs_cleaning = s
+        .bytes()
+        .any(|c| c.is_ascii_whitespace() || c == b'-' || c == b'_');
+    let cleaned;
+    let text: &[u8] = if needs_cleaning {
+        cleaned = s
+            .bytes()
+            .filter(|c| !c.is_ascii_whitespace())
+            .map(|c| match c {
+                b'-' => b'+',
+                b'_' => b'/',
+                c => c,
+            })
+            .collect::<Vec<u8>>();
+        &cleaned
+    } else {
+        s.as_bytes()
+    };
+    let end = text.iter().rposition(|&c| c != b'=').map_or(0, |i| i + 1);
     base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(clean)
+        .decode(&text[..end])
         .map_err(|e| {
             ApiError::invalid(
                 "base64",
@@ -337,7 +456,7 @@ pub fn source_bytes(
     base64_only: bool,
 ) -> Result<Vec<u8>, ApiError> {
     let f = Fields(src);
-    if let Some(b) = f.str_nonempty("base64") {
+    if let Some(b) = f.raw_str("base64").filter(|b| !b.trim().is_empty()) {
         let ty = f.str_nonempty("image_type").unwrap_or_else(|| "jpg".into());
         if Format::from_name(&ty).is_none() {
             return Err(ApiError::invalid(
@@ -348,7 +467,7 @@ pub fn source_bytes(
                 ),
             ));
         }
-        let data = decode_b64(&b)?;
+        let data = decode_b64(b)?;
         if Format::sniff(&data).is_none() {
             return Err(ApiError::invalid(
                 "base64",
@@ -413,6 +532,14 @@ pub(crate) enum Picture {
 }
 
 impl Picture {
+    /// Width and height.
+    pub(crate) fn size(&self) -> Result<(u32, u32), ApiError> {
+        match self {
+            Picture::Jpeg(j) => codec::probe(j).map(|(_, w, h)| (w, h)).map_err(img_error),
+            Picture::Pixels(p) => Ok(p.dimensions()),
+        }
+    }
+
     pub(crate) fn pixels(self) -> Result<RgbImage, ApiError> {
         match self {
             Picture::Jpeg(j) => codec::decode_jpeg(&j).map_err(img_error),
@@ -569,6 +696,33 @@ fn v10(ctx: &Images, req: &ApiRequest, role: Role, pic: Picture) -> Result<Reply
         .with("thumbnail", B64.encode(&thumb)))
 }
 
+/// Register a heavy handler (decoding, processing, merging, large files): it waits for one of
+/// the few heavy-job slots ("busy" after `limits.busy_wait_ms`), then runs off the async runtime.
+pub fn on_heavy(
+    table: &mut Table,
+    group: &str,
+    action: &str,
+    ctx: &Arc<Images>,
+    f: impl Fn(&Images, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
+) {
+    let c = ctx.clone();
+    let key = format!("{group}={action}");
+    table.register(
+        group,
+        action,
+        handler(move |req: ApiRequest| {
+            let c = c.clone();
+            let key = key.clone();
+            async move {
+                let slot = c.budget.job(Text::same(key)).await?;
+                let r = blocking(move || f(&c, req)).await;
+                drop(slot);
+                r
+            }
+        }),
+    );
+}
+
 /// Register a handler that runs its (blocking) work off the async runtime.
 pub fn on<C: Send + Sync + 'static>(
     table: &mut Table,
@@ -591,6 +745,9 @@ pub fn on<C: Send + Sync + 'static>(
 fn grabimage(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
     let role = crate::video::role_of(&req)?;
     let pic = grab(&c.cams, role)?;
+    let mut work = Work::new(c);
+    let (w, h) = pic.size()?;
+    work.admit(w, h, PROCESS_BYTES_PER_PIXEL)?;
     if req.fields().get("image_process_info").is_some() {
         v15(c, &req, pic)
     } else {
@@ -599,12 +756,14 @@ fn grabimage(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 fn process_source(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
-    let src = req
-        .fields()
+    let f = req.fields();
+    let src = f
         .object("source_image")
         .ok_or_else(|| ApiError::missing("source_image"))?;
-    let data = source_bytes(&c.store, &src, false)?;
-    let pic = if Format::sniff(&data) == Some(Format::Jpeg) {
+    let mut work = Work::new(c);
+    let data = work.source(&c.store, &src, false, 1)?;
+    let (format, _, _) = work.admit_encoded(&data, PROCESS_BYTES_PER_PIXEL)?;
+    let pic = if format == Format::Jpeg {
         Picture::Jpeg(data)
     } else {
         Picture::Pixels(codec::decode(&data).map_err(img_error)?)
@@ -617,7 +776,8 @@ fn storage_image(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
     let src = f
         .object("source_image")
         .ok_or_else(|| ApiError::missing("source_image"))?;
-    let data = source_bytes(&c.store, &src, true)?;
+    let mut work = Work::new(c);
+    let data = work.source(&c.store, &src, true, 1)?;
     let out = opt_obj(&f, "output_image");
     let path = match Fields(&out).str_nonempty("filepath") {
         Some(p) => {
@@ -641,6 +801,13 @@ fn file2base64(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
         .fields()
         .str_nonempty("filepath")
         .ok_or_else(|| ApiError::missing("filepath"))?;
+    // The file, its base64 and the reply's JSON text.
+    let size = c.store.size(&p).map_err(store_error)?;
+    let mut work = Work::new(c);
+    work.reserve(
+        size * 4,
+        Text::new(format!("文件 {p}"), format!("file {p}")),
+    )?;
     let data = c.store.read(&p).map_err(store_error)?;
     Ok(Reply::ok().with("base64", B64.encode(data)))
 }
@@ -655,6 +822,12 @@ fn copyfile(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::missing("target_file"))?;
     let delete = f.bool_or("delete_source_file", false)?;
     let cover = f.bool_or("cover_target_file", false)?;
+    let size = c.store.size(&from).map_err(store_error)?;
+    let mut work = Work::new(c);
+    work.reserve(
+        size,
+        Text::new(format!("文件 {from}"), format!("file {from}")),
+    )?;
     c.store
         .copy(&from, &to, cover, delete)
         .map_err(store_error)?;
@@ -672,10 +845,12 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
             Text::new("至少需要一张图像", "at least one image is needed"),
         ));
     }
+    let mut work = Work::new(c);
     let mut imgs = Vec::with_capacity(sources.len());
     for (i, s) in sources.iter().enumerate() {
         let o = api::request::expect_object(s, &format!("source_images[{i}]"))?;
-        let data = source_bytes(&c.store, &o, false)?;
+        let data = work.source(&c.store, &o, false, 1)?;
+        work.admit_encoded(&data, DECODED_BYTES_PER_PIXEL)?;
         imgs.push(codec::decode(&data).map_err(img_error)?);
     }
     let horizontal = match f.int("merge_type")?.unwrap_or(1) {
@@ -692,6 +867,26 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
         }
     };
     let margin = int_in(&f, "margin", 0, 2000)?.unwrap_or(5) as u32;
+    // The merged picture and its encoding.
+    let along: u64 = imgs
+        .iter()
+        .map(|i| if horizontal { i.width() } else { i.height() } as u64 + margin as u64)
+        .sum();
+    let across = imgs
+        .iter()
+        .map(|i| if horizontal { i.height() } else { i.width() } as u64)
+        .max()
+        .unwrap_or(0);
+    if along * across > imaging::max_pixels() {
+        return Err(img_error(ImgError::TooLarge(format!(
+            "merged image would be {along}x{across} pixels, over the limit of {}",
+            imaging::max_pixels()
+        ))));
+    }
+    work.reserve(
+        along * across * (DECODED_BYTES_PER_PIXEL + 1),
+        Text::new("拼接后的图像", "the merged image"),
+    )?;
     let align =
         imaging::merge::Align::from_code(f.int("align")?.unwrap_or(1)).ok_or_else(|| {
             ApiError::invalid("align", Text::new("应为 0、1 或 2", "expected 0, 1 or 2"))
@@ -719,12 +914,12 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 pub fn register(table: &mut Table, ctx: Arc<Images>) {
-    on(table, "video", "grabimage", &ctx, grabimage);
-    on(table, "imagepro", "process", &ctx, process_source);
-    on(table, "imagepro", "storage_image", &ctx, storage_image);
-    on(table, "imagepro", "file2base64", &ctx, file2base64);
-    on(table, "imagepro", "copyfile", &ctx, copyfile);
-    on(table, "imagepro", "merge_images", &ctx, merge_images);
+    on_heavy(table, "video", "grabimage", &ctx, grabimage);
+    on_heavy(table, "imagepro", "process", &ctx, process_source);
+    on_heavy(table, "imagepro", "storage_image", &ctx, storage_image);
+    on_heavy(table, "imagepro", "file2base64", &ctx, file2base64);
+    on_heavy(table, "imagepro", "copyfile", &ctx, copyfile);
+    on_heavy(table, "imagepro", "merge_images", &ctx, merge_images);
 
     // Stored files can be downloaded: GET /storage/<filepath>.
     let c = ctx;
@@ -735,6 +930,14 @@ pub fn register(table: &mut Table, ctx: Arc<Images>) {
             async move {
                 let path = req.fields().str("path").unwrap_or_default();
                 let path_l = path.to_ascii_lowercase();
+                let size = c.store.size(&path).map_err(store_error)?;
+                let _memory = c
+                    .budget
+                    .memory(
+                        size,
+                        Text::new(format!("文件 {path}"), format!("file {path}")),
+                    )
+                    .await?;
                 let data = blocking(move || c.store.read(&path).map_err(store_error)).await?;
                 let ty = match Format::sniff(&data) {
                     Some(Format::Jpeg) => "image/jpeg",

@@ -141,7 +141,42 @@ fn health_check(addr: SocketAddr) -> Result<(), String> {
     }
 }
 
+/// Make freed memory go back to the system (README "Limits", memory): glibc's defaults keep up
+/// to eight arenas per core and raise the mmap threshold after large frees, so the big
+/// buffers of pictures end up in arenas that are never returned. Fewer arenas and a fixed
+/// threshold (large buffers always mapped, so freeing unmaps them) keep RSS near idle after
+/// load. `CAMERASERVICE_MALLOC=default` leaves glibc as it is (for measuring).
+fn tune_allocator() -> bool {
+    if std::env::var("CAMERASERVICE_MALLOC").as_deref() == Ok("default") {
+        return false;
+    }
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes the allocator's parameters; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
+    }
+    true
+}
+
+/// Give free heap pages back to the system now and then (glibc keeps them otherwise).
+fn start_trimmer() {
+    #[cfg(target_env = "gnu")]
+    tokio::spawn(async {
+        let mut t = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            t.tick().await;
+            // SAFETY: malloc_trim is thread-safe.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+    });
+}
+
 fn main() -> ExitCode {
+    let tuned = tune_allocator();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => return ExitCode::SUCCESS,
@@ -179,6 +214,9 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cameraserviced")
+        // Heavy work is admitted a few jobs at a time; the rest (card reads, files) is bounded
+        // by the connection cap, and this keeps a burst from starting hundreds of threads.
+        .max_blocking_threads(64)
         .build()
     {
         Ok(rt) => rt,
@@ -187,7 +225,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cfg, args.sim)) {
+    match rt.block_on(run(cfg, args.sim, tuned)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -196,7 +234,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cfg: Config, sim: bool) -> Result<(), String> {
+async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     // Catch SIGTERM/SIGINT before anything can be served, so a stop request is never fatal.
     let signals = Signals::new().map_err(|e| format!("signal handlers: {e}"))?;
     let language = Language::parse(&cfg.server.language).ok_or_else(|| {
@@ -214,6 +252,23 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         state_dir = %state_dir.display(),
         sim,
         "starting"
+    );
+
+    if tuned {
+        start_trimmer();
+    }
+    // Limits on the work a request may cause: the pixel ceiling and the work-memory budget.
+    imaging::set_max_pixels(cfg.limits.max_pixels);
+    let budget = api::Budget::new(
+        cfg.limits.work_memory_bytes(),
+        cfg.limits.heavy_jobs(),
+        Duration::from_millis(cfg.limits.busy_wait_ms),
+    );
+    tracing::info!(
+        work_memory_mib = budget.memory_bytes() >> 20,
+        heavy_jobs = budget.jobs(),
+        max_pixels = cfg.limits.max_pixels,
+        "limits"
     );
 
     // Capabilities register their handlers; everything else answers "not available".
@@ -259,6 +314,8 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         cams: cams.clone(),
         store: Arc::new(store),
         font,
+        budget: budget.clone(),
+        request_pixels: cfg.limits.request_pixels,
     });
     images::register(&mut table, image_ctx.clone());
     docs::register(&mut table, image_ctx);
@@ -282,6 +339,10 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
             language,
             allowed_origins: cfg.server.allowed_origins.clone(),
             allowed_hosts,
+            body_timeout: Duration::from_secs(cfg.server.body_timeout_seconds.max(1)),
+            ws_in_flight: cfg.server.ws_in_flight.max(1),
+            send_timeout: Duration::from_secs(cfg.server.send_timeout_seconds.max(1)),
+            budget: budget.clone(),
         },
         table,
     );
@@ -294,24 +355,32 @@ async fn run(cfg: Config, sim: bool) -> Result<(), String> {
         tracing::info!(%addr, "listening");
         listeners.push(l);
     }
+    let max_connections = api::listen::effective_max_connections(cfg.server.max_connections);
+    if max_connections < cfg.server.max_connections {
+        tracing::warn!(
+            configured = cfg.server.max_connections,
+            max_connections,
+            "server.max_connections lowered to fit the descriptor limit"
+        );
+    }
+    let listen_opts = api::listen::ListenOptions {
+        header_timeout: Duration::from_secs(cfg.server.header_timeout_seconds.max(1)),
+        max_connections,
+        language,
+    };
+    // One cap over every listening address.
+    let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let ota = ota::Ota::new(&cfg.update, &state_dir, server.clone());
     let mut tasks = Vec::new();
     for l in listeners {
-        let app = ota
-            .router()
-            .merge(api::router(server.clone()))
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop = server.shutdown_signal();
-        tasks.push(tokio::spawn(async move {
-            let r = axum::serve(l, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!("server: {e}");
-            }
-        }));
+        let app = ota.router().merge(api::router(server.clone()));
+        tasks.push(tokio::spawn(api::listen::serve(
+            l,
+            app,
+            listen_opts.clone(),
+            connections.clone(),
+            server.shutdown_signal(),
+        )));
     }
 
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

@@ -52,6 +52,23 @@ pub struct Ota {
     spool: PathBuf,
     server: Arc<Server>,
     status: Mutex<Status>,
+    /// Token checks one at a time, with the recent failures (see [`Ota::admit`]).
+    token_gate: tokio::sync::Mutex<TokenFailures>,
+}
+
+/// Recent wrong tokens, for throttling guesses across parallel requests.
+#[derive(Default)]
+struct TokenFailures {
+    count: u32,
+    last: Option<std::time::Instant>,
+}
+
+/// Failures are forgotten after this long without one.
+const TOKEN_FAILURE_MEMORY: Duration = Duration::from_secs(300);
+
+/// The pause after a wrong token: 0.5 s, doubled after every 10 failures in a row, at most 8 s.
+fn token_delay(failures: u32) -> Duration {
+    Duration::from_millis(500) * (1u32 << (failures.saturating_sub(1) / 10).min(4))
 }
 
 impl Ota {
@@ -92,6 +109,7 @@ impl Ota {
                 bytes: 0,
                 reboot: false,
             }),
+            token_gate: tokio::sync::Mutex::new(TokenFailures::default()),
         })
     }
 
@@ -158,10 +176,26 @@ impl Ota {
                     .map(str::trim)
             })
             .unwrap_or("");
+        // Token checks are serialised and a wrong one holds the gate for its pause, so parallel
+        // requests cannot guess faster than one at a time; many failures lengthen the pause.
+        let mut gate = self.token_gate.lock().await;
+        if gate
+            .last
+            .is_some_and(|t| t.elapsed() > TOKEN_FAILURE_MEMORY)
+        {
+            gate.count = 0;
+        }
         if !constant_time_eq(given.as_bytes(), self.cfg.admin_token.as_bytes()) {
-            tracing::warn!("update call refused: wrong or missing admin token");
-            // slows down guessing
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            gate.count = gate.count.saturating_add(1);
+            gate.last = Some(std::time::Instant::now());
+            let delay = token_delay(gate.count);
+            tracing::warn!(
+                failures = gate.count,
+                ?delay,
+                "update call refused: wrong or missing admin token"
+            );
+            tokio::time::sleep(delay).await;
+            drop(gate);
             return Err(self.err(
                 StatusCode::FORBIDDEN,
                 ErrorKind::Refused,
@@ -169,6 +203,7 @@ impl Ota {
                 "wrong or missing admin token".into(),
             ));
         }
+        gate.count = 0;
         Ok(())
     }
 
@@ -682,6 +717,15 @@ mod tests {
     fn free_space_of_a_missing_directory_is_its_parents() {
         let d = std::env::temp_dir().join("cameraservice-ota-test-missing/update");
         assert!(free_bytes(&d).unwrap_or(0) > 0);
+    }
+
+    #[test]
+    fn token_delay_grows() {
+        assert_eq!(token_delay(1), Duration::from_millis(500));
+        assert_eq!(token_delay(10), Duration::from_millis(500));
+        assert_eq!(token_delay(11), Duration::from_secs(1));
+        assert_eq!(token_delay(45), Duration::from_secs(8));
+        assert_eq!(token_delay(1000), Duration::from_secs(8));
     }
 
     #[test]

@@ -67,19 +67,75 @@ impl Format {
     }
 }
 
-/// Decode any supported image to RGB.
+fn image_format(f: Format) -> image::ImageFormat {
+    match f {
+        Format::Jpeg => image::ImageFormat::Jpeg,
+        Format::Png => image::ImageFormat::Png,
+        Format::Bmp => image::ImageFormat::Bmp,
+        Format::Tiff => image::ImageFormat::Tiff,
+        Format::Gif => image::ImageFormat::Gif,
+        Format::Webp => image::ImageFormat::WebP,
+    }
+}
+
+/// Format, width and height from an image's header, without decoding its pixels.
+pub fn probe(data: &[u8]) -> Result<(Format, u32, u32), ImgError> {
+    let f = Format::sniff(data)
+        .ok_or_else(|| ImgError::Decode("not an image (unknown format)".into()))?;
+    let (w, h) = if f == Format::Jpeg {
+        jpeg_size(data).ok_or_else(|| ImgError::Decode("unreadable JPEG header".into()))?
+    } else {
+        image::ImageReader::with_format(std::io::Cursor::new(data), image_format(f))
+            .into_dimensions()
+            .map_err(|e| ImgError::Decode(e.to_string()))?
+    };
+    if w == 0 || h == 0 {
+        return Err(ImgError::Decode("the image is empty".into()));
+    }
+    Ok((f, w, h))
+}
+
+/// Refuse a size over the pixel ceiling ([`crate::max_pixels`]).
+pub fn check_pixels(w: u32, h: u32) -> Result<(), ImgError> {
+    let max = crate::max_pixels();
+    if w as u64 * h as u64 > max {
+        return Err(ImgError::TooLarge(format!(
+            "the image is {w}x{h} pixels, over the limit of {max} pixels"
+        )));
+    }
+    Ok(())
+}
+
+/// Check an image's header against the pixel ceiling, then decode it to RGB.
 pub fn decode(data: &[u8]) -> Result<RgbImage, ImgError> {
+    let (_, w, h) = probe(data)?;
+    check_pixels(w, h)?;
+    decode_unchecked(data)
+}
+
+fn decode_unchecked(data: &[u8]) -> Result<RgbImage, ImgError> {
     match Format::sniff(data) {
         Some(Format::Jpeg) => decode_jpeg(data),
-        Some(_) => image::load_from_memory(data)
-            .map(|i| i.to_rgb8())
-            .map_err(|e| ImgError::Decode(e.to_string())),
+        Some(f) => {
+            let mut r =
+                image::ImageReader::with_format(std::io::Cursor::new(data), image_format(f));
+            // The header was checked; this also bounds what a decoder may allocate on its own.
+            let mut limits = image::Limits::default();
+            limits.max_alloc = Some(crate::max_pixels() * 8);
+            r.limits(limits);
+            r.decode()
+                .map(|i| i.to_rgb8())
+                .map_err(|e| ImgError::Decode(e.to_string()))
+        }
         None => Err(ImgError::Decode("not an image (unknown format)".into())),
     }
 }
 
-/// Decode a JPEG with libjpeg-turbo.
+/// Decode a JPEG with libjpeg-turbo (after checking its size against the pixel ceiling).
 pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage, ImgError> {
+    let (w, h) =
+        jpeg_size(data).ok_or_else(|| ImgError::Decode("unreadable JPEG header".into()))?;
+    check_pixels(w, h)?;
     let img = turbojpeg::decompress(data, turbojpeg::PixelFormat::RGB)
         .map_err(|e| ImgError::Decode(e.to_string()))?;
     let (w, h) = (img.width as u32, img.height as u32);
@@ -112,6 +168,7 @@ pub fn decode_jpeg_scaled(data: &[u8], scale: usize) -> Result<RgbImage, ImgErro
     let err = |e: turbojpeg::Error| ImgError::Decode(e.to_string());
     let mut d = turbojpeg::Decompressor::new().map_err(err)?;
     let head = d.read_header(data).map_err(err)?;
+    check_pixels(head.width as u32, head.height as u32)?;
     let (w, h) = (head.width.div_ceil(scale), head.height.div_ceil(scale));
     let mut pixels = vec![0u8; w * h * 3];
     // A destination smaller than the picture selects libjpeg-turbo's scaled decode.
@@ -313,6 +370,44 @@ mod tests {
             p[0] == p[1] && p[1] == p[2] && (p[0] as i32 - 128).abs() < 3,
             "{p:?}"
         );
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in data {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn headers_checked_before_decoding() {
+        let img = RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]));
+        let j = encode_jpeg(&img, 90, (72, 72)).unwrap();
+        assert_eq!(probe(&j).unwrap(), (Format::Jpeg, 40, 30));
+        let p = encode_png(&img).unwrap();
+        assert_eq!(probe(&p).unwrap(), (Format::Png, 40, 30));
+        // A PNG header claiming 100000 x 100000 pixels: refused before any pixel is decoded.
+        let mut big = p.clone();
+        big[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        big[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&big[12..29]);
+        big[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(decode(&big), Err(ImgError::TooLarge(_))));
+        // The same for a JPEG whose frame header says 60000 x 60000.
+        let mut bigj = j.clone();
+        let sof = bigj.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bigj[sof + 5..sof + 7].copy_from_slice(&60_000u16.to_be_bytes());
+        bigj[sof + 7..sof + 9].copy_from_slice(&60_000u16.to_be_bytes());
+        assert!(matches!(decode(&bigj), Err(ImgError::TooLarge(_))));
+        assert!(matches!(decode_jpeg(&bigj), Err(ImgError::TooLarge(_))));
     }
 
     #[test]

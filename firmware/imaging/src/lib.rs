@@ -13,6 +13,23 @@ pub mod watermark;
 
 pub use image::RgbImage;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Largest image (pixels) decoded or produced unless the daemon sets another ceiling.
+pub const DEFAULT_MAX_PIXELS: u64 = 40_000_000;
+
+static MAX_PIXELS: AtomicU64 = AtomicU64::new(DEFAULT_MAX_PIXELS);
+
+/// The pixel ceiling: no source is decoded and no output is made above it.
+pub fn max_pixels() -> u64 {
+    MAX_PIXELS.load(Ordering::Relaxed)
+}
+
+/// Set the pixel ceiling (from the configuration, at start).
+pub fn set_max_pixels(n: u64) {
+    MAX_PIXELS.store(n.max(1), Ordering::Relaxed);
+}
+
 /// Failures of image processing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImgError {
@@ -23,6 +40,8 @@ pub enum ImgError {
     Invalid(String),
     /// A function this firmware does not have (book flattening, face crop).
     NotAvailable(String),
+    /// An image over the pixel ceiling.
+    TooLarge(String),
 }
 
 impl std::fmt::Display for ImgError {
@@ -32,6 +51,7 @@ impl std::fmt::Display for ImgError {
             ImgError::Encode(e) => write!(f, "cannot encode the image: {e}"),
             ImgError::Invalid(e) => write!(f, "{e}"),
             ImgError::NotAvailable(e) => write!(f, "{e}"),
+            ImgError::TooLarge(e) => write!(f, "{e}"),
         }
     }
 }

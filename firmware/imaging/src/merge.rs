@@ -24,9 +24,6 @@ impl Align {
     }
 }
 
-/// Largest merged image accepted (pixels), so a page cannot exhaust the device's memory.
-pub const MAX_PIXELS: u64 = 120_000_000;
-
 pub fn merge(
     images: &[RgbImage],
     horizontal: bool,
@@ -47,9 +44,10 @@ pub fn merge(
         .map(|i| if horizontal { i.height() } else { i.width() } as u64)
         .max()
         .unwrap_or(1);
-    if along * across > MAX_PIXELS || along > u32::MAX as u64 {
-        return Err(ImgError::Invalid(format!(
-            "merged image would be {along}x{across} pixels, over the limit of {MAX_PIXELS}"
+    let max = crate::max_pixels();
+    if along * across > max || along > u32::MAX as u64 {
+        return Err(ImgError::TooLarge(format!(
+            "merged image would be {along}x{across} pixels, over the limit of {max}"
         )));
     }
     let (w, h) = if horizontal {

@@ -212,13 +212,20 @@ pub fn finish(mut img: RgbImage, opts: &ProcessOptions) -> Result<RgbImage, ImgE
     if let Some((fw, fh)) = opts.fixed_size {
         if matches!(opts.cut, Cut::Auto | Cut::Face) {
             let (w, h) = img.dimensions();
-            let (fw, fh) = match (fw, fh) {
-                (0, 0) => (w, h),
-                (0, fh) => ((w as u64 * fh as u64 / h.max(1) as u64) as u32, fh),
-                (fw, 0) => (fw, (h as u64 * fw as u64 / w.max(1) as u64) as u32),
+            // The other side follows the aspect ratio; a size whose pixels would pass the
+            // ceiling is ignored, like the vendor ignores sizes over 6000.
+            let (fw, fh) = match (fw as u64, fh as u64) {
+                (0, 0) => (w as u64, h as u64),
+                (0, fh) => (w as u64 * fh / h.max(1) as u64, fh),
+                (fw, 0) => (fw, h as u64 * fw / w.max(1) as u64),
                 s => s,
             };
-            img = ops::resize(&img, fw.max(1), fh.max(1));
+            if fw.max(1) * fh.max(1) <= crate::max_pixels()
+                && fw <= u32::MAX as u64
+                && fh <= u32::MAX as u64
+            {
+                img = ops::resize(&img, (fw as u32).max(1), (fh as u32).max(1));
+            }
         }
     }
     Ok(img)
@@ -425,6 +432,25 @@ mod tests {
             (26, 20)
         );
         assert!(codec::decode_jpeg_scaled(&jpeg, 3).is_err());
+    }
+
+    #[test]
+    fn fixed_size_over_the_ceiling_is_ignored() {
+        // 4x2000 with fixed_width 6000 would be 6000 x 3000000: ignored, not allocated.
+        let img = RgbImage::from_pixel(4, 2000, image::Rgb([200, 200, 200]));
+        let opts = ProcessOptions {
+            cut: Cut::Auto,
+            fixed_size: Some((6000, 0)),
+            ..Default::default()
+        };
+        assert_eq!(finish(img, &opts).unwrap().dimensions(), (4, 2000));
+        let img = RgbImage::from_pixel(40, 20, image::Rgb([200, 200, 200]));
+        let opts = ProcessOptions {
+            cut: Cut::Auto,
+            fixed_size: Some((400, 0)),
+            ..Default::default()
+        };
+        assert_eq!(finish(img, &opts).unwrap().dimensions(), (400, 200));
     }
 
     #[test]

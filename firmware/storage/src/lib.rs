@@ -23,9 +23,16 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    // The temporary name keeps at most 64 bytes of the final name, so it stays within the file
+    // system's 255-byte limit whatever the final name's length.
+    let name = name.to_string_lossy();
+    let mut keep = name.len().min(64);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
+        &name[..keep],
         std::process::id(),
         TMP_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
@@ -72,6 +79,17 @@ mod tests {
         atomic_write(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn names_up_to_255_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["a".repeat(255), "文".repeat(85)] {
+            let p = d.path().join(&name);
+            atomic_write(&p, b"long").unwrap();
+            assert_eq!(fs::read(&p).unwrap(), b"long");
+        }
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]

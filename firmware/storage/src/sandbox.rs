@@ -181,6 +181,29 @@ impl Storage {
         self.read_abs(&p, client)
     }
 
+    /// Size in bytes of a file by client path (to admit the memory a read takes before it).
+    pub fn size(&self, client: &str) -> Result<u64> {
+        let p = self.resolve(client)?;
+        self.size_abs(&p, client)
+    }
+
+    /// Size in bytes of a generated image by uuid.
+    pub fn size_uuid(&self, uuid: &str) -> Result<u64> {
+        let p = self.generated(uuid)?;
+        self.size_abs(&p, uuid)
+    }
+
+    fn size_abs(&self, p: &Path, name: &str) -> Result<u64> {
+        match fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(m.len()),
+            Ok(_) => Err(StoreError::BadPath(name.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Read a generated image by uuid.
     pub fn read_uuid(&self, uuid: &str) -> Result<Vec<u8>> {
         let p = self.generated(uuid)?;
