@@ -44,7 +44,7 @@ def wait_status(d, expected: dict, timeout: float = 5.0) -> dict:
             return st
         if time.monotonic() > deadline:
             raise AssertionError(f"video=status did not reach {expected} within {timeout}s: {st}")
-        time.sleep(0.1)
+        time.sleep(0.1)  # poll interval
 
 
 def api_ok(d, endpoint: str, params=None) -> dict:
@@ -254,7 +254,7 @@ def test_open_close_counting(cam):
         closes_needed += 1
         get_ok(cam, "/video=close&camidx=0")
         closes_needed -= 1
-        time.sleep(0.5)
+        time.sleep(0.5)  # deliberate: nothing may happen in this while (a close at 0 stops at once)
         assert status(cam)["video0"] == "run", "closed at count 1"
         api_ok(cam, "video=close", {"camidx": "0"})
         closes_needed -= 1
@@ -265,6 +265,8 @@ def test_open_close_counting(cam):
         closes_needed += 1
         with open_stream(cam, "0") as s:
             s.frame(FIRST_FRAME_TIMEOUT)
+        # deliberate: nothing may happen in this while (a wrong stop would come as soon as the
+        # daemon notices that the watcher left, at its next frame)
         time.sleep(1.0)
         assert status(cam)["video0"] == "run", "stopped although the open count is 1"
         get_ok(cam, "/video=close&camidx=0")
@@ -665,7 +667,7 @@ def test_ws_open_close_camera(cam, ws):
         assert status(cam)["video0"] == "run"
         assert ws.call({"function": "open_camera", "camidx": "0"})["code"] == "0"
         assert ws.call({"function": "close_camera", "camidx": "0"})["code"] == "0"
-        time.sleep(0.3)
+        time.sleep(0.3)  # deliberate: nothing may happen in this while (a close at 0 stops at once)
         assert status(cam)["video0"] == "run", "closed at count 1"
         # HTTP and WebSocket share one count
         get_ok(cam, "/video=close&camidx=0")

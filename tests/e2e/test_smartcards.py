@@ -717,8 +717,8 @@ def bank_read_slow(rig: Rig, delay_ms: int = 150, into_slot1: bool = False):
 def test_other_endpoints_answer_during_a_slow_read(cards):
     cards.load("social", "bank", fresh=True)
     t0 = time.monotonic()
-    with bank_read_slow(cards) as done:
-        time.sleep(0.3)
+    # (into_slot1: the block starts once pcscd shows the read using slot 1's reader)
+    with bank_read_slow(cards, into_slot1=True) as done:
         assert "reply" not in done, "the slow read was over at once"
         for _ in range(3):
             cards.app_version()

@@ -509,8 +509,12 @@ def test_power_cut_during_boot_keeps_the_device_bootable(vm):
     """Pull the plug while the system starts: the next boot still reaches the API."""
     vm.power_off()
     vm.boot()
-    time.sleep(8)
+    # Cut while systemd starts the units: once the test agent (in sysinit.target, well before the
+    # daemon) answers, rather than after a fixed time, which may fall before the kernel is up or
+    # after the boot on a slower or faster machine.
+    t_cut = vm.wait_agent(BOOT_TIMEOUT)
     vm.power_off()
+    report(f"power cut {t_cut:.1f} s after power-on, when the test agent came up (sysinit)")
     slot, _ = boot_ready(vm)
     assert slot == "B"
     assert vm.sh("cat /etc/cameraservice-build")[1].strip() == "update 2"

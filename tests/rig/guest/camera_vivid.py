@@ -93,7 +93,26 @@ def wait_status(value, timeout):
                 return True
         except OSError:
             pass
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval
+    return False
+
+
+def capture_format(dev):
+    """The capture side's format as v4l2-ctl prints it ("" while there is none)."""
+    r = subprocess.run(["v4l2-ctl", "-d", dev, "--get-fmt-video"], capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else ""
+
+
+def wait_mjpg(dev, feeder, timeout=30.0):
+    """Wait until the v4l2loopback device offers the feeder's MJPG format to readers (it has none,
+    VIDIOC_G_FMT fails, until the writer has set it and is writing). True when it does."""
+    deadline = time.monotonic() + timeout
+    while feeder.poll() is None:
+        if "'MJPG'" in capture_format(dev):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)  # poll interval
     return False
 
 
@@ -114,7 +133,12 @@ def main():
         jpeg = open(jpg, "rb").read()
         feeder = subprocess.Popen([sys.executable, helper, loop, "--files", jpg, "--fps", "10",
                                    "--duration", "600"], stdout=subprocess.DEVNULL)
-        time.sleep(1.5)
+        if not check(f"v4l2loopback {loop} offers MJPG to readers", wait_mjpg(loop, feeder),
+                     f"timed out after 30 s waiting for the capture format MJPG on {loop} (feeder "
+                     f"{'exited with ' + str(feeder.returncode) if feeder.poll() is not None else 'running'}; "
+                     f"format now: {capture_format(loop)!r})"):
+            feeder.terminate()
+            return finish()
     config = ("[camera]\nscan_interval_seconds = 0.5\nwarmup_frames = 0\nlinger_seconds = 1\n"
               "preview_fps = 5\n")
     with contextlib.ExitStack() as stack:

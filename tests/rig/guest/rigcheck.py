@@ -52,12 +52,17 @@ def daemon(binary, tmp, config_text):
                          stderr=log)
     try:
         end = time.time() + 60
+        listening = False
         while time.time() < end and d.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", PORT), 0.5).close()
+                listening = True
                 break
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.2)  # poll interval
+        if not listening:
+            check(f"daemon listening on 127.0.0.1:{PORT}", False,
+                  f"exited with {d.returncode}" if d.poll() is not None else "timed out after 60 s")
         yield d
     finally:
         d.terminate()

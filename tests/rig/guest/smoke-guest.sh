@@ -13,6 +13,21 @@ W=$(mktemp -d /tmp/smoke.XXXXXX)
 T0=$(cut -d' ' -f1 /proc/uptime)
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds; after SECONDS
+# without success, says what it waited for and fails. (No fixed pauses: wait for the condition.)
+wait_for() {
+  local what=$1 end=$((SECONDS + $2))
+  shift 2
+  until "$@"; do
+    if [ "$SECONDS" -ge "$end" ]; then
+      echo "timed out waiting for $what"
+      return 1
+    fi
+    sleep 0.1  # poll interval
+  done
+}
+# gone PID: the process has ended
+gone() { ! kill -0 "$1" 2>/dev/null; }
 # check NAME COMMAND...: runs COMMAND with its output in a log; PASS if it exits 0
 check() {
   local name=$1 t rc log
@@ -95,17 +110,23 @@ vivid_capture() {
 check vivid.capture-640x480 vivid_capture "$CAM0" 640 480 10
 check vivid.capture-second-device vivid_capture "$CAM1" 320 180 5
 
+first_frame_or_gone() { grep -q '<' "$1" || gone "$2"; }
 vivid_disconnect() {
   # vivid's "disconnect" control: users holding the device open get errors (a streaming reader
   # stops); once the last of them closes it, vivid reconnects the device.
-  local reader
-  v4l2-ctl -d "$CAM1" --stream-mmap --stream-count=1000 --stream-to=/dev/null &
+  local reader log=$W/disconnect-reader.log
+  # v4l2-ctl prints one '<' per captured frame
+  v4l2-ctl -d "$CAM1" --stream-mmap --stream-count=1000 --stream-to=/dev/null >"$log" 2>&1 &
   reader=$!
-  sleep 1.5
-  kill -0 $reader 2>/dev/null || { echo "the reader did not start streaming"; return 1; }
+  if ! wait_for "the reader's first frame (a '<' from v4l2-ctl)" 30 first_frame_or_gone "$log" $reader ||
+     gone $reader; then
+    echo "the reader did not start streaming; its output:"; cat "$log"
+    kill $reader 2>/dev/null; wait $reader; return 1
+  fi
   "$H/vivid_ctl.sh" -d "$CAM1" disconnect || { kill $reader; return 1; }
-  for _ in $(seq 100); do kill -0 $reader 2>/dev/null || break; sleep 0.1; done
-  if kill -0 $reader 2>/dev/null; then echo "the streaming reader did not stop"; kill $reader; return 1; fi
+  if ! wait_for "the streaming reader to stop after the disconnect" 30 gone $reader; then
+    kill $reader; wait $reader; return 1
+  fi
   wait $reader; echo "reader stopped with exit $?"
   dmesg | grep -E 'vivid-001: (disconnect|reconnect)' || { echo "no disconnect/reconnect in dmesg"; return 1; }
   # back after the last close
@@ -117,24 +138,27 @@ check vivid.disconnect vivid_disconnect
 # --- uinput pen -> evdev ----------------------------------------------------------------------
 pen_events() {
   rm -f "$W/pen-ready"
+  # the pen keeps its device until it is told to go (--hold -1): after the reader has read it all
   $PY "$H/uinput_pen.py" --name rig-pen --wait-file "$W/pen-ready" \
-      --stroke 1000,2000:20000,15000 --points 12 --max-pressure 4095 --hold 1 &
+      --stroke 1000,2000:20000,15000 --points 12 --max-pressure 4095 --hold -1 &
   local pen=$! rc
   $PY "$H/evdev_read.py" --name rig-pen --ready-file "$W/pen-ready" --no-syn --timeout 20 \
       --expect BTN_TOOL_PEN=1 --expect BTN_TOUCH=1 --expect 'ABS_PRESSURE>1000' \
       --expect ABS_X=1000 --expect ABS_Y=2000 --expect ABS_X=20000 --expect ABS_Y=15000 \
       --expect ABS_PRESSURE=0 --expect BTN_TOUCH=0 --expect BTN_TOOL_PEN=0
   rc=$?
+  kill $pen 2>/dev/null  # SIGTERM: the pen removes its device and exits 0
   wait $pen || rc=1
   return $rc
 }
 check uinput.pen-events pen_events
 
+device_or_gone() { grep -q '^device' "$1" 2>/dev/null || gone "$2"; }
 pen_capabilities() {
   local ev
-  $PY "$H/uinput_pen.py" --name rig-pen-caps --hold 3 > "$W/pen-caps.out" &
+  $PY "$H/uinput_pen.py" --name rig-pen-caps --hold -1 > "$W/pen-caps.out" &
   local pen=$!
-  for _ in $(seq 50); do grep -q '^device' "$W/pen-caps.out" 2>/dev/null && break; sleep 0.1; done
+  wait_for "uinput_pen.py to print its device node" 20 device_or_gone "$W/pen-caps.out" $pen
   ev=$(sed -n 's/^device //p' "$W/pen-caps.out")
   [ -n "$ev" ] || { kill $pen; echo "no device"; return 1; }
   local sys=/sys/class/input/${ev##*/}/device/capabilities
@@ -168,16 +192,21 @@ s.bind((sys.argv[1], 38088)); s.listen(1)
 c, a = s.accept(); c.sendall(b"hello over ncm from " + sys.argv[1].encode() + b"\n"); c.close()
 ' "$DEVICE_IP" &
   local srv=$! got
-  sleep 1
+  # the client retries until the server (a python3 that has to start first) listens
   got=$(ip netns exec "$NETNS" $PY -c '
 import socket, sys, time
-for i in range(50):
+deadline = time.monotonic() + 30
+while True:
     try:
-        s = socket.create_connection((sys.argv[1], 38088), timeout=5); break
-    except OSError:
-        time.sleep(0.1)
+        s = socket.create_connection((sys.argv[1], 38088), timeout=5)
+        break
+    except OSError as e:
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for the server on {sys.argv[1]}:38088 to listen: {e}")
+        time.sleep(0.1)  # poll interval
 print(s.recv(100).decode().strip())
 ' "$DEVICE_IP")
+  kill $srv 2>/dev/null  # (gone already when the client got its answer)
   wait $srv
   echo "tcp: $got"
   [ "$got" = "hello over ncm from $DEVICE_IP" ]
@@ -203,15 +232,20 @@ modetest_vkms() {
 check drm.modetest-vkms modetest_vkms
 
 # --- v4l2loopback with an MJPG writer ---------------------------------------------------------
+mjpg_or_gone() { v4l2-ctl -d "$1" --get-fmt-video 2>/dev/null | grep -q "'MJPG'" || gone "$2"; }
 loopback_mjpg() {
   local dev=/dev/video10 f=$W/loop.mjpg
   [ -e $dev ] || { echo "no $dev (v4l2loopback not loaded?)"; return 1; }
-  $PY "$H/mjpeg_feed.py" $dev --size 640x480 --fps 10 --duration 8 &
+  # (the writer runs until it is stopped below; --duration only bounds it if this script dies)
+  $PY "$H/mjpeg_feed.py" $dev --size 640x480 --fps 10 --duration 300 &
   local feed=$!
-  sleep 2
+  # the capture side has a format only once the writer has set it and is writing: until then
+  # VIDIOC_G_FMT fails (EINVAL)
+  wait_for "$dev to report the writer's MJPG capture format" 30 mjpg_or_gone $dev $feed
+  gone $feed && { echo "mjpeg_feed.py ended early"; wait $feed; return 1; }
   v4l2-ctl -d $dev --get-fmt-video | tee "$W/loop-fmt"
   grep -q "'MJPG'" "$W/loop-fmt" || { kill $feed; return 1; }
-  v4l2-ctl -d $dev --stream-mmap --stream-count=5 --stream-to="$f" || { kill $feed; return 1; }
+  timeout 60 v4l2-ctl -d $dev --stream-mmap --stream-count=5 --stream-to="$f" || { kill $feed; return 1; }
   kill $feed 2>/dev/null; wait $feed 2>/dev/null
   $PY - "$f" <<'EOF'
 import sys
@@ -223,9 +257,9 @@ EOF
 }
 check v4l2loopback.mjpg-feed loopback_mjpg
 
-# --- wait (a little) for the host's port-forward check, then stop the server ------------------
+# --- wait for the host's port-forward check (smoke.sh reports it), then stop the server -------
 if [ -n "${HOSTFWD_PID:-}" ]; then
-  for _ in $(seq 100); do [ -e "$W/hostfwd-served" ] && break; sleep 0.1; done
+  wait_for "the host's connection through the port forward" 30 test -e "$W/hostfwd-served" >&2
   kill "$HOSTFWD_PID" 2>/dev/null
   wait "$HOSTFWD_PID" 2>/dev/null
 fi

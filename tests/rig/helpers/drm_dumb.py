@@ -193,7 +193,7 @@ def main():
         print(f"drm_dumb: GETCRTC says fb {got_fb}, mode valid {valid}, {got_desc[0]}", file=sys.stderr)
         return 1
     print(f"mode set: crtc {crtc_id} scans out fb {fb_id} at {got_desc[0]}")
-    time.sleep(args.hold)
+    time.sleep(args.hold)  # deliberate: keep the mode on screen as long as asked (--hold)
 
     # tear down: disable the CRTC, free the framebuffer and the buffer
     ioctl(fd, SETCRTC, struct.pack("=Q7I", 0, 0, crtc_id, 0, 0, 0, 0, 0) + bytes(68))

@@ -4,7 +4,8 @@ reader is to the kernel. Importable (Keyboard class) or runnable:
 
   uinput_keyboard.py --name rig-magstripe --type '%B123?;456?' --enter --hold 2
 
-Output: "device /dev/input/eventN" once the node exists.
+Output: "device /dev/input/eventN" once the node exists. With --type it then waits (up to
+--wait-timeout, 30 s) until another process has the event node open, and types.
 """
 import argparse
 import fcntl
@@ -68,8 +69,8 @@ class Keyboard:
         buf = bytearray(64)
         fcntl.ioctl(self.fd, UI_GET_SYSNAME(len(buf)), buf)
         sysname = buf.split(b"\0", 1)[0].decode()
-        self.node = None
-        deadline = time.monotonic() + 5
+        self.node = None  # stays None if evdev gives it no node within 20 s
+        deadline = time.monotonic() + 20
         while self.node is None and time.monotonic() < deadline:
             try:
                 for entry in os.listdir(f"/sys/devices/virtual/input/{sysname}"):
@@ -77,7 +78,8 @@ class Keyboard:
                         self.node = f"/dev/input/{entry}"
             except OSError:
                 pass
-            time.sleep(0.02)
+            if self.node is None:
+                time.sleep(0.02)  # poll interval
 
     def _emit(self, etype, code, value):
         t = time.time()
@@ -97,9 +99,37 @@ class Keyboard:
         for ch in text:
             code, shift = KEYMAP[ch]
             self.key(code, shift)
-            time.sleep(delay)
+            time.sleep(delay)  # deliberate: a reader types its characters one after another
         if enter:
             self.key(KEY_ENTER)
+
+    def readers(self):
+        """PIDs of other processes that have the event node open."""
+        pids = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == self.node:
+                        pids.append(int(pid))
+                        break
+                except OSError:
+                    pass
+        return pids
+
+    def wait_reader(self, timeout=30.0):
+        """Wait until another process has the event node open; raises TimeoutError after
+        `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.readers():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nobody opened {self.node} within {timeout:.0f}s")
+            time.sleep(0.05)  # poll interval
 
     def close(self):
         try:
@@ -113,15 +143,27 @@ def main():
     ap.add_argument("--name", default="rig-keyboard")
     ap.add_argument("--type", default="")
     ap.add_argument("--enter", action="store_true")
-    ap.add_argument("--hold", type=float, default=0)
+    ap.add_argument("--hold", type=float, default=0, help="seconds to keep the device afterwards")
+    ap.add_argument("--wait-timeout", type=float, default=30.0,
+                    help="seconds to wait for a reader of the node before typing (default 30)")
     a = ap.parse_args()
     k = Keyboard(a.name)
+    if k.node is None:
+        print("uinput_keyboard: no /dev/input/event* node within 20 s (is evdev loaded?)", file=sys.stderr)
+        return 1
     print(f"device {k.node}", flush=True)
-    time.sleep(0.3)
-    if a.type:
-        k.type(a.type, enter=a.enter)
-    time.sleep(a.hold)
-    k.close()
+    try:
+        if a.type:
+            # typing before anyone listens would send the keys nowhere
+            k.wait_reader(a.wait_timeout)
+            k.type(a.type, enter=a.enter)
+        time.sleep(a.hold)  # deliberate: keep the device as long as the caller asked (--hold)
+    except TimeoutError as e:
+        print(f"uinput_keyboard: {e}", file=sys.stderr)
+        return 1
+    finally:
+        k.close()
+    return 0
 
 
 if __name__ == "__main__":

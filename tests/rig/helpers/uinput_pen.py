@@ -2,8 +2,9 @@
 """A virtual pen tablet through /dev/uinput (standard library only).
 
 Creates an input device with ABS_X, ABS_Y, ABS_PRESSURE, BTN_TOUCH, BTN_TOOL_PEN and BTN_STYLUS,
-prints its event node, optionally draws strokes, and can stay alive for a while so that a program
-under test keeps seeing the device.
+prints its event node, optionally draws strokes, and can stay alive for a while (or until it is
+killed: SIGTERM or SIGINT remove the device and end it with status 0) so that a program under test
+keeps seeing the device.
 
   uinput_pen.py --name rig-pen --stroke 1000,1000:20000,15000 --hold 5
   uinput_pen.py --wait-file /tmp/reader-ready --stroke 0,0:32767,32767 --points 50
@@ -21,6 +22,7 @@ The device needs uinput (modprobe uinput, or run-in-vm.sh --modules uinput) and 
 import argparse
 import fcntl
 import os
+import signal
 import struct
 import sys
 import time
@@ -80,7 +82,7 @@ class Pen:
         fcntl.ioctl(self.fd, UI_GET_SYSNAME(len(buf)), buf)
         return buf.split(b"\0", 1)[0].decode()
 
-    def _wait_node(self, timeout=5.0):
+    def _wait_node(self, timeout=20.0):
         base = f"/sys/devices/virtual/input/{self.sysname}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -90,8 +92,8 @@ class Pen:
                         return f"/dev/input/{entry}"
             except FileNotFoundError:
                 pass
-            time.sleep(0.01)
-        raise RuntimeError(f"no /dev/input/event* node for {base} (is evdev loaded?)")
+            time.sleep(0.01)  # poll interval
+        raise RuntimeError(f"no /dev/input/event* node for {base} within {timeout:.0f}s (is evdev loaded?)")
 
     def emit(self, etype, code, value):
         # struct input_event: struct timeval (zero: the kernel stamps it), u16 type, u16 code, s32
@@ -101,6 +103,8 @@ class Pen:
         self.emit(EV_SYN, SYN_REPORT, 0)
 
     def stroke(self, x0, y0, x1, y1, points, pressure, interval):
+        # The pauses of `interval` between reports are deliberate: they pace the stroke like a
+        # real pen's report rate; nothing is waited for.
         points = max(points, 2)
         self.emit(EV_ABS, ABS_X, x0)
         self.emit(EV_ABS, ABS_Y, y0)
@@ -165,9 +169,12 @@ def main():
                     "creates it once it has opened the device)")
     ap.add_argument("--wait-timeout", type=float, default=30.0)
     ap.add_argument("--hold", type=float, default=0.0,
-                    help="seconds to keep the device after drawing (default 0; -1: until killed)")
+                    help="seconds to keep the device after drawing (default 0; -1: until killed, "
+                    "SIGTERM or SIGINT)")
     args = ap.parse_args()
     pressure = args.pressure if args.pressure is not None else args.max_pressure * 3 // 4
+    # Being killed is the normal way to end a --hold -1 pen: remove the device, exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     pen = Pen(args.name, args.max_x, args.max_y, args.max_pressure, args.resolution, args.direct,
               args.vendor, args.product)
@@ -179,12 +186,13 @@ def main():
                 if time.monotonic() > deadline:
                     print(f"uinput_pen: {args.wait_file} did not appear", file=sys.stderr)
                     return 1
-                time.sleep(0.01)
+                time.sleep(0.01)  # poll interval
         if args.delay:
-            time.sleep(args.delay)
+            time.sleep(args.delay)  # a deliberate pause the caller asked for (--delay)
         for s in args.stroke:
             pen.stroke(*s, args.points, pressure, args.interval)
             print(f"stroke {args.points} points", flush=True)
+        # --hold: keep the device for as long as the caller asked (deliberate), or until killed
         if args.hold < 0:
             while True:
                 time.sleep(3600)
