@@ -26,16 +26,18 @@ def call(port, path, body, timeout=120):
 
 
 @contextlib.contextmanager
-def sim_daemon(binary, config_text, prefix="bench-"):
+def sim_daemon(binary, config_text, prefix="bench-", env=None, with_pid=False):
     """`binary --sim` with `config_text` as its configuration, in a fresh state directory; yields
-    (port, state directory) once it accepts connections, and stops it afterwards."""
+    (port, state directory) once it accepts connections, and stops it afterwards. `env` adds
+    environment variables; `with_pid` yields (port, state directory, pid)."""
     tmp = tempfile.mkdtemp(prefix=prefix)
     port = free_port()
     cfg = os.path.join(tmp, "c.toml")
     with open(cfg, "w") as f:
         f.write(config_text)
     d = subprocess.Popen([binary, "--sim", "--config", cfg, "--state-dir", tmp,
-                          "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+                          "--listen", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL,
+                         env={**os.environ, **(env or {})})
     try:
         for _ in range(100):
             try:
@@ -43,7 +45,7 @@ def sim_daemon(binary, config_text, prefix="bench-"):
                 break
             except OSError:
                 time.sleep(0.1)
-        yield port, tmp
+        yield (port, tmp, d.pid) if with_pid else (port, tmp)
     finally:
         d.terminate()
         d.wait(timeout=10)
