@@ -11,3 +11,4 @@ cargo run --release --quiet -p imaging --example autocrop_quality
 cargo build --release --quiet -p documents -p barcode --examples
 python3 tests/bench/merge_bench.py target/release/cameraserviced target/release/examples/merge_files
 python3 tests/bench/barcode_bench.py target/release/examples/barcode_read
+python3 tests/bench/memory_return.py target/release/cameraserviced

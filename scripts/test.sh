@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, unit tests, black-box tests against the built daemon, and the
 # kernel-device tests in the QEMU rig, short fuzz runs of the card parsers, and the firmware's test
-# image booted under QEMU (systemd, USB gadget, RAUC updates).
-# TEST_TIERS=lint,unit,e2e,rig,fuzz,image selects tiers (default: all).
+# image booted under QEMU (systemd, USB gadget, RAUC updates); the reliability tier abuses the
+# built daemon the way a hostile page could (tests/reliability).
+# TEST_TIERS=lint,unit,e2e,reliability,rig,fuzz,image selects tiers (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tiers=",${TEST_TIERS:-lint,unit,e2e,rig,fuzz,image},"
+tiers=",${TEST_TIERS:-lint,unit,e2e,reliability,rig,fuzz,image},"
 has() { [[ "$tiers" == *",$1,"* ]]; }
 step() { printf '\n=== %s ===\n' "$*"; }
 t0=$SECONDS
@@ -35,6 +36,12 @@ if has e2e; then
   python3 -m pytest -q tests/e2e
 fi
 
+if has reliability; then
+  step "reliability: what a hostile page can send does not take the daemon down (tests/reliability)"
+  cargo build --quiet -p cameraserviced -p cards --bins
+  python3 -m pytest -q tests/reliability
+fi
+
 if has rig; then
   step "QEMU rig smoke suite: vivid, uinput/evdev, USB gadget, vkms, v4l2loopback (tests/rig)"
   bash tests/rig/smoke.sh
@@ -46,16 +53,20 @@ if has rig; then
 fi
 
 if has fuzz; then
-  step "fuzz: card frame, TLV and text parsers (cargo fuzz, ${FUZZ_SECONDS:-20} s each)"
+  step "fuzz: card parsers, URL grammar, request bodies, parameters, image headers (cargo fuzz, ${FUZZ_SECONDS:-20} s each)"
   fuzz_log=$(mktemp)
-  for target in sam_frame tlv card_text; do
-    if ! (cd firmware/cards && cargo +nightly fuzz run "$target" -- \
-          -max_total_time="${FUZZ_SECONDS:-20}" >"$fuzz_log" 2>&1); then
-      tail -40 "$fuzz_log"
-      echo "fuzz target $target failed (crash input under firmware/cards/fuzz/artifacts/)" >&2
-      exit 1
-    fi
-    echo "$target: $(grep -E '^Done' "$fuzz_log" | tail -1)"
+  # fuzz project : targets
+  for set in "firmware/cards/fuzz:sam_frame tlv card_text" "firmware/fuzz:url body params image_probe"; do
+    dir=${set%%:*}
+    for target in ${set#*:}; do
+      if ! (cd "$(dirname "$dir")" && cargo +nightly fuzz run --fuzz-dir "$(basename "$dir")" "$target" -- \
+            -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=1024 >"$fuzz_log" 2>&1); then
+        tail -40 "$fuzz_log"
+        echo "fuzz target $target failed (crash input under $dir/artifacts/)" >&2
+        exit 1
+      fi
+      echo "$target: $(grep -E '^Done' "$fuzz_log" | tail -1)"
+    done
   done
   rm -f "$fuzz_log"
 fi

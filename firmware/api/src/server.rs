@@ -62,7 +62,7 @@ impl Default for ServerOptions {
 }
 
 /// Bodies up to this size are read without a memory reservation.
-const FREE_BODY_BYTES: usize = 256 * 1024;
+pub(crate) const FREE_BODY_BYTES: usize = 256 * 1024;
 /// Body memory is reserved in steps of this size as the body arrives.
 const BODY_STEP: usize = 4 * 1024 * 1024;
 

@@ -136,6 +136,29 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
         let server = server.clone();
         let me2 = me.clone();
         tokio::spawn(async move {
+            // A large message is counted against the work memory (the message and its tree)
+            // before it is parsed; it was read whole already (the frame limit bounds that).
+            let _memory = if text.len() > crate::server::FREE_BODY_BYTES {
+                match server
+                    .budget()
+                    .memory(
+                        text.len() as u64 * 2,
+                        Text::new("WebSocket 消息", "the WebSocket message"),
+                    )
+                    .await
+                {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        drop(text);
+                        let out = with_function(error_object(&e, server.language()), "");
+                        let out = Utf8Bytes::from(Value::Object(out).to_string());
+                        let _ = me2.tx.send((out, Some(permit))).await;
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             let reply = handle_text(&server, &me2, peer, text.as_str()).await;
             drop(text);
             let out = Utf8Bytes::from(Value::Object(reply).to_string());

@@ -143,7 +143,9 @@ pub fn img_error(e: ImgError) -> ApiError {
         ImgError::NotAvailable(d) => {
             ApiError::not_available(Text::new(format!("本设备不支持该功能：{d}"), d))
         }
-        ImgError::TooLarge(d) => ApiError::too_large(Text::new(format!("图像过大：{d}"), d)),
+        ImgError::TooLarge(d) => {
+            ApiError::too_large(Text::new(format!("超过设备的像素上限：{d}"), d))
+        }
         ImgError::Encode(d) => ApiError::internal(d),
     }
 }
