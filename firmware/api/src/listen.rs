@@ -30,14 +30,19 @@ pub struct ListenOptions {
 
 /// Descriptors kept free for files, devices and pipelines.
 const RESERVED_FDS: u64 = 64;
+/// Connections over the cap being answered with 503 at once (each holds its descriptor briefly).
+const MAX_REFUSING: usize = 32;
 
-/// The connection cap: the configured one, but below the soft descriptor limit.
+/// The connection cap: the configured one, but below the soft descriptor limit (less the
+/// descriptors kept for the daemon's own use and for answering refusals).
 pub fn effective_max_connections(configured: usize) -> usize {
     let mut lim = libc_rlimit_nofile();
     if lim == 0 {
         lim = u64::MAX;
     }
-    let fit = lim.saturating_sub(RESERVED_FDS).max(8);
+    let fit = lim
+        .saturating_sub(RESERVED_FDS + MAX_REFUSING as u64)
+        .max(8);
     (configured as u64).min(fit).max(1) as usize
 }
 
@@ -63,6 +68,7 @@ pub async fn serve(
     connections: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -78,8 +84,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection refused: too many open connections");
-            tokio::spawn(refuse(stream, opts.language));
+            // Answered with 503 while few refusals are under way; in a flood the rest are closed
+            // at once, so refusing cannot itself use up descriptors.
+            match refusing.clone().try_acquire_owned() {
+                Ok(r) => {
+                    tracing::warn!(%peer, "connection refused: too many open connections");
+                    tokio::spawn(async move {
+                        refuse(stream, opts.language).await;
+                        drop(r);
+                    });
+                }
+                Err(_) => drop(stream),
+            }
             continue;
         };
         let app = app.clone();
@@ -127,7 +143,7 @@ async fn wait_true(stop: &mut watch::Receiver<bool>) {
 /// so the client sees the answer instead of a reset.
 async fn refuse(mut stream: TcpStream, lang: Language) {
     let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await;
     let e = ApiError::new(ErrorKind::Busy);
     let body = serde_json::to_vec(&error_object(&e, lang)).unwrap_or_default();
     let head = format!(
@@ -152,7 +168,12 @@ mod tests {
     fn cap_below_descriptor_limit() {
         let lim = libc_rlimit_nofile();
         let cap = effective_max_connections(usize::MAX);
-        assert!(cap as u64 <= lim.saturating_sub(RESERVED_FDS).max(8));
+        assert!(
+            cap as u64
+                <= lim
+                    .saturating_sub(RESERVED_FDS + MAX_REFUSING as u64)
+                    .max(8)
+        );
         assert_eq!(effective_max_connections(3), 3.min(cap));
     }
 }
