@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing the project needs on a Debian 12 machine.
-# Idempotent: packages already present are skipped quickly. Needs root (or sudo).
+# Installs what the project needs on a Debian 12 machine. Idempotent: what is present is skipped
+# quickly. Needs root (or sudo).
+#   install-deps.sh run   what building and running the daemon needs (scripts/run-dev.sh)
+#   install-deps.sh       that, plus the test and benchmark tools (scripts/test.sh, bench.sh)
 set -euo pipefail
+mode=${1:-all}
 
+# Building and running the daemon.
 APT_PACKAGES=(
   pkg-config libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-tools gstreamer1.0-x
   libudev-dev libturbojpeg0-dev
   fonts-wqy-zenhei
   cmake g++        # zxing-cpp (the barcode reader) is built from source
-  poppler-utils libtiff-tools
-  libpcsclite-dev pcscd vsmartcard-vpcd   # PC/SC cards; the tests run a private pcscd with virtual cards
-  rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
-  shellcheck
+  libpcsclite-dev  # PC/SC cards (the library the daemon links)
 )
-# Test and benchmark peers: independent readers of the documents the device writes (pypdf,
-# poppler, libtiff through Pillow, easyofd for OFD) and the tools it is measured against
-# (img2pdf, zxing-cpp).
-PIP_PACKAGES=(pytest requests websocket-client pillow numpy pypdf img2pdf zxing-cpp easyofd)
-
+if [ "$mode" != run ]; then
+  APT_PACKAGES+=(
+    gstreamer1.0-tools gstreamer1.0-x
+    poppler-utils libtiff-tools
+    pcscd vsmartcard-vpcd   # the tests run a private pcscd with virtual cards
+    rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
+    shellcheck
+  )
+fi
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
@@ -34,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd" 2>/dev/null; then
+if [ "$mode" != run ] && ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd" 2>/dev/null; then
   echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
@@ -45,7 +49,7 @@ if ! command -v cargo >/dev/null; then
 fi
 
 # The fuzz tier: a nightly toolchain and cargo-fuzz (libFuzzer).
-if [ "${INSTALL_FUZZ:-1}" = 1 ]; then
+if [ "$mode" != run ] && [ "${INSTALL_FUZZ:-1}" = 1 ]; then
   if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     echo "install-deps: rust nightly (for cargo fuzz)"
     rustup toolchain install nightly --profile minimal >/dev/null

@@ -3,7 +3,7 @@
 # Extra arguments are passed to cameraserviced (e.g. --config FILE, --listen 0.0.0.0:38088).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh run
 cargo build --release -p cameraserviced
 mkdir -p .state
 listen=(--listen 127.0.0.1:38088)
