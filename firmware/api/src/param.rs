@@ -55,6 +55,8 @@ pub struct ParamRoutes {
     get: HashMap<&'static str, Handler>,
     set_types: HashMap<&'static str, Handler>,
     set_keys: HashMap<&'static str, Handler>,
+    /// Sub-functions registered so far ("get resolution" ...), to refuse a second registration.
+    registered: std::collections::HashSet<String>,
 }
 
 impl Default for ParamRoutes {
@@ -78,24 +80,35 @@ impl ParamRoutes {
                 .iter()
                 .map(|k| (*k, not_built(format!("param=set {k}"))))
                 .collect(),
+            registered: Default::default(),
         }
+    }
+
+    fn once(&mut self, what: &str, name: &str) {
+        assert!(
+            self.registered.insert(format!("{what} {name}")),
+            "param {what} {name} is registered twice"
+        );
     }
 
     /// Handle `param=get` with `type` = `ty`.
     pub fn on_get(&mut self, ty: &str, h: Handler) {
         let ty = known(GET_TYPES, ty);
+        self.once("get", ty);
         self.get.insert(ty, h);
     }
 
     /// Handle `param=set` with `type` = `ty`.
     pub fn on_set_type(&mut self, ty: &str, h: Handler) {
         let ty = known(SET_TYPES, ty);
+        self.once("set type", ty);
         self.set_types.insert(ty, h);
     }
 
     /// Handle `param=set` carrying the setting `key`.
     pub fn on_set_key(&mut self, key: &str, h: Handler) {
         let key = known(SET_KEYS, key);
+        self.once("set key", key);
         self.set_keys.insert(key, h);
     }
 
@@ -168,4 +181,28 @@ fn unknown_type(ty: &str, valid: &[&str]) -> ApiError {
             format!("unknown type \"{ty}\"; valid: {}", valid.join(", ")),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Reply;
+
+    fn nothing() -> Handler {
+        handler(|_req| async { Ok(Reply::ok()) })
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn sub_function_registered_twice() {
+        let mut p = ParamRoutes::new();
+        p.on_get("app_version", nothing());
+        p.on_get("APP_VERSION", nothing());
+    }
+
+    #[test]
+    #[should_panic(expected = "not a vendor param name")]
+    fn unknown_sub_function() {
+        ParamRoutes::new().on_set_key("framerat", nothing());
+    }
 }

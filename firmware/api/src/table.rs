@@ -23,6 +23,10 @@ where
     Arc::new(move |req| Box::pin(f(req)))
 }
 
+// The endpoint catalogue: VENDOR_ENDPOINTS (HTTP, also reachable on the WebSocket as
+// `group=action`), WS_ONLY and WS_ALIASES. Nothing outside it can be registered, nothing in it can
+// be registered twice, and what nobody registered answers "not available".
+
 /// Every endpoint of the vendor document (sections 3-11), as (group, action).
 pub const VENDOR_ENDPOINTS: &[(&str, &str)] = &[
     ("video", "stream"),
@@ -181,29 +185,30 @@ impl Table {
         t
     }
 
+    /// Put `h` in place of a catalogue entry's placeholder. Panics (at start-up, where handlers
+    /// are registered) for a key outside the catalogue or one registered twice: a typo must not
+    /// add a route and leave the real one a placeholder.
+    fn fill(&mut self, key: EndpointKey, h: Handler) {
+        match self.routes.get_mut(&key) {
+            None => panic!("endpoint {key} is not in the endpoint catalogue (api::table)"),
+            Some(r) if !r.placeholder => panic!("endpoint {key} is registered twice"),
+            Some(r) => {
+                r.handler = h;
+                r.placeholder = false;
+            }
+        }
+    }
+
     /// Register the handler of an HTTP endpoint (also reachable on the WebSocket as `group=action`
     /// and under its vendor WebSocket name, if any).
     pub fn register(&mut self, group: &str, action: &str, h: Handler) {
-        self.routes.insert(
-            EndpointKey::new(group, action),
-            Route {
-                handler: h,
-                placeholder: false,
-            },
-        );
+        assert!(group != WS_GROUP, "{group}={action}: use register_ws");
+        self.fill(EndpointKey::new(group, action), h);
     }
 
     /// Register a WebSocket-only function.
     pub fn register_ws(&mut self, name: &str, h: Handler) {
-        let key = EndpointKey::new(WS_GROUP, name);
-        self.ws_names.insert(name.to_string(), key.clone());
-        self.routes.insert(
-            key,
-            Route {
-                handler: h,
-                placeholder: false,
-            },
-        );
+        self.fill(EndpointKey::new(WS_GROUP, name), h);
     }
 
     /// The handler of an endpoint reachable over HTTP.
@@ -266,6 +271,70 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nothing() -> Handler {
+        handler(|_req| async { Ok(Reply::ok()) })
+    }
+
+    #[test]
+    #[should_panic(expected = "not in the endpoint catalogue")]
+    fn unknown_key_refused() {
+        Table::new().register("video", "grabimgae", nothing());
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn duplicate_refused() {
+        let mut t = Table::new();
+        t.register("video", "status", nothing());
+        t.register("Video", "STATUS", nothing());
+    }
+
+    #[test]
+    #[should_panic(expected = "not in the endpoint catalogue")]
+    fn unknown_ws_function_refused() {
+        Table::new().register_ws("open_camra", nothing());
+    }
+
+    #[test]
+    fn registering_replaces_the_placeholder() {
+        let mut t = Table::new();
+        assert!(t.placeholders().contains(&"video=status".to_string()));
+        t.register("video", "status", nothing());
+        t.register_ws("open_camera", nothing());
+        assert!(!t.placeholders().contains(&"video=status".to_string()));
+        assert!(!t.placeholders().contains(&"ws=open_camera".to_string()));
+    }
+
+    /// The catalogue and the black-box tests' list of endpoints are the same.
+    #[test]
+    fn catalogue_matches_the_e2e_list() {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e/endpoints.txt");
+        let text = std::fs::read_to_string(p).unwrap();
+        let mut listed: Vec<EndpointKey> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| match l.split_once('=') {
+                Some((g, a)) => EndpointKey::new(g, a),
+                None => EndpointKey::new(l, ""),
+            })
+            .collect();
+        let mut catalogue: Vec<EndpointKey> = VENDOR_ENDPOINTS
+            .iter()
+            .map(|(g, a)| EndpointKey::new(g, a))
+            .collect();
+        listed.sort();
+        catalogue.sort();
+        assert_eq!(listed, catalogue);
+        let mut dedup = catalogue.clone();
+        dedup.dedup();
+        assert_eq!(
+            dedup.len(),
+            catalogue.len(),
+            "duplicate in VENDOR_ENDPOINTS"
+        );
+    }
 
     #[test]
     fn every_vendor_endpoint_present() {

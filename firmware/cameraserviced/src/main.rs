@@ -326,6 +326,12 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         Arc::new(cards::MagCards::new(&cfg.magcard)),
     );
     params.install(&mut table);
+    let placeholders = table.placeholders();
+    tracing::info!(
+        count = placeholders.len(),
+        endpoints = %placeholders.join(" "),
+        "endpoints not available on this firmware yet (answer \"9\")"
+    );
 
     let mut allowed_hosts = cfg.server.allowed_hosts.clone();
     let hostname = cfg.device.hostname.trim().to_string();
