@@ -3,7 +3,6 @@
 //! use (or by `card=init`), kept open, and dropped after a failure so the next call probes again.
 //! `card=sociaseceritycard` and `card=iccard` (4.3, 4.4): smart cards through PC/SC.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use base64::Engine;
 use cards::apdu::CardError;
 use cards::idcard::{self, Kind};
 use cards::reader::{CardData, ReadError, SamReader};
+use cards::wlt::WltDecoder;
 use cards::{emv, pcsc_reader, social};
 use serde_json::{json, Map, Value};
 
@@ -167,7 +167,7 @@ impl IdCards {
             Kind::Unknown(_) => "A",
         };
         let (photo, photo_note) = match &self.decoder {
-            Some(d) => match d.decode(&c.photo) {
+            Some(d) => match photo_jpeg(d, &c.photo) {
                 Ok(jpeg) => (B64.encode(jpeg), None),
                 Err(e) => (
                     String::new(),
@@ -229,62 +229,11 @@ impl IdCards {
     }
 }
 
-/// A vendor's licensed WLT decoder, loaded at run time. The common Linux interface:
-/// `int unpack(char *wlt, char *bmp, int save)`, 1 on success, writing a 102x126 24-bit BMP
-/// (38862 bytes) into `bmp`.
-struct WltDecoder {
-    unpack: unsafe extern "C" fn(*const u8, *mut u8, i32) -> i32,
-}
-
-// SAFETY: the function pointer is called with our own buffers only; calls are serialised by the
-// reader lock.
-unsafe impl Send for WltDecoder {}
-unsafe impl Sync for WltDecoder {}
-
-impl WltDecoder {
-    fn load(path: &Path) -> Result<WltDecoder, String> {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|e| e.to_string())?;
-        // SAFETY: dlopen/dlsym with valid C strings; the library stays loaded for the process.
-        unsafe {
-            let h = libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
-            if h.is_null() {
-                let e = libc::dlerror();
-                return Err(if e.is_null() {
-                    "dlopen failed".into()
-                } else {
-                    std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
-                });
-            }
-            let sym = libc::dlsym(h, c"unpack".as_ptr());
-            if sym.is_null() {
-                return Err("the library has no `unpack` function".into());
-            }
-            Ok(WltDecoder {
-                unpack: std::mem::transmute::<
-                    *mut libc::c_void,
-                    unsafe extern "C" fn(*const u8, *mut u8, i32) -> i32,
-                >(sym),
-            })
-        }
-    }
-
-    /// The photo as JPEG.
-    fn decode(&self, wlt: &[u8]) -> Result<Vec<u8>, String> {
-        if wlt.len() != 1024 {
-            return Err(format!("photo data of {} bytes", wlt.len()));
-        }
-        let mut out = vec![0u8; 64 * 1024];
-        // SAFETY: 1024 bytes in, a buffer far larger than the 38862-byte BMP out.
-        let ok = unsafe { (self.unpack)(wlt.as_ptr(), out.as_mut_ptr(), 0) };
-        if ok != 1 {
-            return Err(format!("the decoder returned {ok}"));
-        }
-        let img = image::load_from_memory_with_format(&out, image::ImageFormat::Bmp)
-            .map_err(|e| format!("the decoder's BMP: {e}"))?
-            .into_rgb8();
-        imaging::codec::encode_jpeg(&img, 90, (350, 350)).map_err(|e| e.to_string())
-    }
+/// The photo as JPEG, through the licensed decoder (a 102x126 BMP).
+fn photo_jpeg(d: &WltDecoder, wlt: &[u8]) -> Result<Vec<u8>, String> {
+    let bmp = d.unpack(wlt)?;
+    let img = imaging::codec::decode(&bmp).map_err(|e| format!("the decoder's BMP: {e}"))?;
+    imaging::codec::encode_jpeg(&img, 90, (350, 350)).map_err(|e| e.to_string())
 }
 
 fn card_error(e: CardError) -> ApiError {

@@ -19,7 +19,7 @@ pub struct Config {
     pub idcard: IdCardSection,
     pub pcsc: PcscSection,
     pub magcard: MagcardSection,
-    pub update: UpdateSection,
+    pub update: update::UpdateConfig,
     pub limits: LimitsSection,
 }
 
@@ -79,65 +79,6 @@ impl LimitsSection {
             .map(|n| n.get())
             .unwrap_or(2)
             .max(2)
-    }
-}
-
-/// Over-the-air updates (RAUC bundles uploaded to `/update=install`).
-#[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UpdateSection {
-    /// The device admin token the update calls must carry (`X-Admin-Token` or
-    /// `Authorization: Bearer`). Empty: the update API is off. At least 16 characters.
-    pub admin_token: String,
-    /// A file holding the admin token (first line), read at start when `admin_token` is empty:
-    /// a token provisioned per device on the data partition rather than in the shared image.
-    pub admin_token_file: PathBuf,
-    /// Browser origins allowed to call the update API. A request that carries any other `Origin`
-    /// is refused; the default (none) admits only clients that send no `Origin` (tools, scripts).
-    pub allowed_origins: Vec<String>,
-    /// Largest bundle accepted, in bytes.
-    pub max_bundle_bytes: u64,
-    /// Where an upload is written before RAUC installs it; empty = `<state_dir>/update`.
-    pub spool_dir: PathBuf,
-    /// The `busctl` program used to talk to RAUC over D-Bus.
-    pub busctl: String,
-    /// An upload that sends nothing for this long is abandoned (a pulled cable sends no FIN).
-    pub receive_timeout_seconds: u64,
-}
-
-/// Never prints the token.
-impl std::fmt::Debug for UpdateSection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpdateSection")
-            .field(
-                "admin_token",
-                &if self.admin_token.is_empty() {
-                    ""
-                } else {
-                    "<set>"
-                },
-            )
-            .field("admin_token_file", &self.admin_token_file)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("max_bundle_bytes", &self.max_bundle_bytes)
-            .field("spool_dir", &self.spool_dir)
-            .field("busctl", &self.busctl)
-            .field("receive_timeout_seconds", &self.receive_timeout_seconds)
-            .finish()
-    }
-}
-
-impl Default for UpdateSection {
-    fn default() -> Self {
-        UpdateSection {
-            admin_token: String::new(),
-            admin_token_file: PathBuf::new(),
-            allowed_origins: Vec::new(),
-            max_bundle_bytes: 1024 * 1024 * 1024,
-            spool_dir: PathBuf::new(),
-            busctl: "busctl".into(),
-            receive_timeout_seconds: 60,
-        }
     }
 }
 

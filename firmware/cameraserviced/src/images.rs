@@ -563,24 +563,6 @@ pub(crate) fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError
     }
 }
 
-/// Whether a JPEG carries its own Huffman tables (UVC cameras may leave them out, which some
-/// decoders do not accept).
-fn has_huffman_tables(jpeg: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
-        let marker = jpeg[i + 1];
-        if marker == 0xC4 {
-            return true;
-        }
-        if marker == 0xDA {
-            return false;
-        }
-        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
-        i += 2 + len;
-    }
-    false
-}
-
 fn font_for<'a>(
     font: &'a Option<ab_glyph::FontArc>,
     wm: &'a Option<Watermark>,
@@ -610,7 +592,7 @@ fn v15(ctx: &Images, req: &ApiRequest, pic: Picture) -> Result<Reply, ApiError> 
             && wm.is_none()
             && !sf.has("jpg_quality")
             && (store_opts.max_file_size == 0 || j.len() as u64 <= store_opts.max_file_size)
-            && has_huffman_tables(j)
+            && codec::has_huffman_tables(j)
             && codec::jfif_compatible(j);
         if untouched {
             let mut j = j.clone();

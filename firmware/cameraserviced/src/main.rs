@@ -5,7 +5,6 @@ mod cards;
 mod config;
 mod docs;
 mod images;
-mod ota;
 mod system;
 mod video;
 
@@ -376,7 +375,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     };
     // One cap over every listening address.
     let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
-    let ota = ota::Ota::new(&cfg.update, &state_dir, server.clone());
+    let ota = update::Ota::new(&cfg.update, &state_dir, server.clone());
     let mut tasks = Vec::new();
     for l in listeners {
         let app = ota.router().merge(api::router(server.clone()));

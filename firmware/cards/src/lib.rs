@@ -24,3 +24,4 @@ pub mod sim;
 pub mod simcard;
 pub mod social;
 pub mod tlv;
+pub mod wlt;

@@ -281,6 +281,24 @@ pub fn set_density(jpeg: &mut Vec<u8>, dpi: (u16, u16)) {
     jpeg.splice(2..2, app0);
 }
 
+/// Whether a JPEG carries its own Huffman tables (UVC cameras may leave them out, which some
+/// decoders do not accept).
+pub fn has_huffman_tables(jpeg: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
+        let marker = jpeg[i + 1];
+        if marker == 0xC4 {
+            return true;
+        }
+        if marker == 0xDA {
+            return false;
+        }
+        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    false
+}
+
 /// Whether a JFIF header may describe this JPEG: not when an Adobe APP14 marker says its
 /// components are RGB (transform 0), since JFIF implies YCbCr and decoders would believe it.
 pub fn jfif_compatible(jpeg: &[u8]) -> bool {
@@ -341,6 +359,17 @@ mod tests {
             (p[0] as i32 - 128).abs() < 8 && (p[1] as i32 - 120).abs() < 8,
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn huffman_tables_found() {
+        let img = RgbImage::from_pixel(16, 16, image::Rgb([9, 9, 9]));
+        assert!(has_huffman_tables(
+            &encode_jpeg(&img, 80, (72, 72)).unwrap()
+        ));
+        // SOI, DQT, SOS without a DHT (what some UVC cameras send).
+        let j = [0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x02, 0xFF, 0xDA, 0x00, 0x02];
+        assert!(!has_huffman_tables(&j));
     }
 
     #[test]
