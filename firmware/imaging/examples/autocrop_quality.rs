@@ -1,5 +1,5 @@
 //! Auto-crop quality harness: generates a fixed, labelled set of synthetic
-//! document-camera shots (`imaging::synth`), runs `imaging::detect::find_objects` and
+//! document-camera shots (the `synth` crate), runs `imaging::detect::find_objects` and
 //! reports IoU against the ground truth per scene kind, plus timing on full-size
 //! 2592x1944 frames.
 //!
@@ -16,8 +16,8 @@
 
 use imaging::detect::find_objects;
 use imaging::geometry::Quad;
-use imaging::synth::{generate, SceneKind};
 use std::time::Instant;
+use synth::{generate, SceneKind};
 
 const TARGET_MEAN_IOU: f64 = 0.97;
 const TARGET_SHARE_95: f64 = 0.95;

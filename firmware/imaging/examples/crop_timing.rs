@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use imaging::detect::{find_objects, DocHint};
 use imaging::geometry::warp_quad;
-use imaging::synth::{generate, SceneKind};
+use synth::{generate, SceneKind};
 
 fn main() {
     let scene = generate(7, SceneKind::A4Page, 2592, 1944);

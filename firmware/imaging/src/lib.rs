@@ -8,7 +8,6 @@ pub mod geometry;
 pub mod merge;
 pub mod ops;
 pub mod process;
-pub mod synth;
 pub mod watermark;
 
 pub use image::RgbImage;

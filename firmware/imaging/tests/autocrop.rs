@@ -3,7 +3,7 @@
 use image::{Rgb, RgbImage};
 use imaging::detect::{find_objects, DocHint};
 use imaging::geometry::{deskew_crop, min_area_rect, warp_quad, Homography, Quad};
-use imaging::synth::{generate, SceneKind};
+use synth::{generate, SceneKind};
 
 fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Quad {
     Quad([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])

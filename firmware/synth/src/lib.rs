@@ -14,9 +14,9 @@
 //! the frame for objects lying partly outside it. Everything is deterministic in the
 //! seed (own xorshift generator), and nothing here does any I/O.
 
-use crate::detect::DocHint;
-use crate::geometry::{clip_to_frame, Homography, Quad};
 use image::RgbImage;
+use imaging::detect::DocHint;
+use imaging::geometry::{clip_to_frame, Homography, Quad};
 
 /// The situations the generator can produce. Each kind stresses one aspect; all the
 /// others stay randomised at everyday levels (some vignetting, noise, slight tilt and
@@ -1284,6 +1284,22 @@ fn poly_gap(a: &[(f64, f64); 4], b: &[(f64, f64); 4]) -> f64 {
     best
 }
 
+/// Signed shoelace area (positive for clockwise-on-screen order with y down). A copy of
+/// imaging's crate-private `geometry::signed_area`.
+fn signed_area(p: &[(f64, f64)]) -> f64 {
+    let n = p.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        let (x0, y0) = p[i];
+        let (x1, y1) = p[(i + 1) % n];
+        s += x0 * y1 - x1 * y0;
+    }
+    s / 2.0
+}
+
 fn random_single_type(rng: &mut Rng) -> ObjType {
     let r = rng.f32();
     if r < 0.4 {
@@ -1436,9 +1452,9 @@ pub fn generate(seed: u64, kind: SceneKind, width: u32, height: u32) -> Scene {
                 o.cx = b.rng.range(x0 - 60.0, x1 + 60.0);
                 o.cy = b.rng.range(y0 - 60.0, y1 + 60.0);
                 let q: Vec<(f64, f64)> = b.image_quad(&o).to_vec();
-                let full = crate::geometry::signed_area(&q).abs();
+                let full = signed_area(&q).abs();
                 let vis = clip_to_frame(&q, width as f64, height as f64);
-                let va = crate::geometry::signed_area(&vis).abs();
+                let va = signed_area(&vis).abs();
                 if vis.len() == 4 && va > 0.55 * full && va < 0.92 * full {
                     placed = true;
                     break;
