@@ -31,14 +31,14 @@ fi
 if has e2e; then
   step "black-box tests against the built daemon (tests/e2e)"
   # The daemon and the device simulators (devsim) the tests drive.
-  cargo build --quiet -p cameraserviced -p cards --bins
+  cargo build --quiet -p cameraserviced -p devsim --bins
   bash tests/units/check.sh   # systemd units: verify, security exposure
   python3 -m pytest -q tests/e2e
 fi
 
 if has reliability; then
   step "reliability: what a hostile page can send does not take the daemon down (tests/reliability)"
-  cargo build --quiet -p cameraserviced -p cards --bins
+  cargo build --quiet -p cameraserviced -p devsim --bins
   python3 -m pytest -q tests/reliability
 fi
 

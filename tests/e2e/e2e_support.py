@@ -718,7 +718,7 @@ class DevSimProcess:
     def __init__(self, mode: str, args: list[str], log_path: Path):
         binary = devsim_binary()
         if not binary.is_file():
-            pytest.fail(f"simulator binary not built: {binary} (cargo build -p cards --bins, or set DEVSIM_BIN)")
+            pytest.fail(f"simulator binary not built: {binary} (cargo build -p devsim --bins, or set DEVSIM_BIN)")
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen([str(binary), mode, *args], stdin=subprocess.PIPE,

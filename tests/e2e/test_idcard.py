@@ -6,7 +6,7 @@ binary): it prints `PORT /dev/pts/N`, then takes commands on stdin (`card NAME|n
 `fault ...`, `finger-command on|off`) and answers `ok` to each. The daemon is started with
 {"idcard": {"port": <pty>, "timeout_ms": 300}} so that the fault tests stay fast, and the tests
 drive the simulator between calls. The expected field values are those of the simulator's sample
-cards (firmware/cards/src/sim.rs).
+cards (firmware/devsim/src/sam.rs).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ only one pcscd can run per machine: its socket is /run/pcscd/pcscd.comm):
   close that connection at vpcd's next message (pcscd asks for the ATR every 400 ms), which is how a
   card leaves a vpcd reader; it connects again with the next card 150 ms later. It takes
   `slot 0|1 social|bank|bank-contactless|none` on stdin (answering `ok`). The sample cards are those
-  of firmware/cards/src/simcard.rs.
+  of firmware/devsim/src/smartcards.rs.
 * Server mode because the packaged driver (vsmartcard-vpcd 3.3 = virtualsmartcard 0.8) cannot take a
   card out in reversed mode (DEVICENAME 127.0.0.1:0xQ): on an empty ATR it blocks in recv(fd, NULL,
   0, MSG_WAITALL) holding the slot's lock, and its reconnect calls FD_SET(-1), aborting pcscd (fixed

@@ -30,7 +30,8 @@ CAMERASERVICE_DEPENDENCIES = \
 
 # Only the daemon: the workspace also holds libraries and the devsim
 # simulator binary.
-CAMERASERVICE_CARGO_BUILD_OPTS = -p cameraserviced --bin cameraserviced
+# Without the simulated devices (cargo feature "sim"): the image serves real hardware only.
+CAMERASERVICE_CARGO_BUILD_OPTS = -p cameraserviced --bin cameraserviced --no-default-features
 
 CAMERASERVICE_CARGO_ENV = \
 	LIBCLANG_PATH=$(HOST_DIR)/lib \

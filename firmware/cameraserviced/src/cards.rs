@@ -1,7 +1,7 @@
-//! `card=idcard`, `card=getsamid`, `card=init`, `card=release` (vendor 4.1, 4.2, 4.5, 4.6): the
-//! SAM ID card module on a serial port. One reader, calls serialised; the port is opened on first
-//! use (or by `card=init`), kept open, and dropped after a failure so the next call probes again.
-//! `card=sociaseceritycard` and `card=iccard` (4.3, 4.4): smart cards through PC/SC.
+//! `card=idcard`, `card=getsamid`, `card=init`, `card=release` (vendor 4.1, 4.2, 4.5, 4.6): the ID
+//! card reader. `card=sociaseceritycard` and `card=iccard` (4.3, 4.4): smart card readers.
+//! `card=magcard` (4.7): the magnetic stripe reader. Each class is a backend chosen by
+//! `devices`; these adapters turn its answers into the vendor's replies.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +10,9 @@ use api::{ApiError, ErrorKind, Reply, Table, Text};
 use base64::Engine;
 use cards::apdu::CardError;
 use cards::idcard::{self, Kind};
-use cards::reader::{CardData, ReadError, SamReader};
+use cards::magstripe::StripeReader;
+use cards::pcsc_reader::SmartCardReaders;
+use cards::reader::{CardData, IdCardReader, ReadError};
 use cards::wlt::WltDecoder;
 use cards::{emv, pcsc_reader, social};
 use serde_json::{json, Map, Value};
@@ -20,15 +22,19 @@ use crate::images::on;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 pub struct IdCards {
-    port: String,
-    bauds: Vec<u32>,
-    timeout: Duration,
+    reader: Box<dyn IdCardReader>,
     decoder: Option<WltDecoder>,
-    reader: Mutex<Option<SamReader>>,
 }
 
 fn read_error(e: ReadError) -> ApiError {
     match e {
+        ReadError::NotConfigured(key) => ApiError::with(
+            ErrorKind::DeviceUnavailable,
+            Text::new(
+                format!("未配置身份证阅读器（{key}）"),
+                format!("no ID card reader configured ({key})"),
+            ),
+        ),
         ReadError::NoCard => ApiError::with(
             ErrorKind::NoData,
             Text::new(
@@ -71,18 +77,7 @@ fn read_error(e: ReadError) -> ApiError {
 }
 
 impl IdCards {
-    pub fn new(cfg: &crate::config::IdCardSection, sim: bool) -> IdCards {
-        let mut port = cfg.port.trim().to_string();
-        if port.is_empty() && sim {
-            let state = Arc::new(Mutex::new(cards::sim::SimSam::default()));
-            match cards::sim::start(state) {
-                Ok(p) => {
-                    tracing::info!(port = %p, "simulated ID card module");
-                    port = p;
-                }
-                Err(e) => tracing::warn!("no simulated ID card module: {e}"),
-            }
-        }
+    pub fn new(cfg: &crate::config::IdCardSection, reader: Box<dyn IdCardReader>) -> IdCards {
         let decoder = if cfg.wlt_decoder.as_os_str().is_empty() {
             None
         } else {
@@ -94,66 +89,26 @@ impl IdCards {
                 }
             }
         };
-        IdCards {
-            port,
-            bauds: if cfg.bauds.is_empty() {
-                vec![115200, 9600]
-            } else {
-                cfg.bauds.clone()
-            },
-            timeout: Duration::from_millis(cfg.timeout_ms.clamp(50, 30_000)),
-            decoder,
-            reader: Mutex::new(None),
-        }
-    }
-
-    /// Run `f` on the open reader (opening it first); a failure that may mean the device went
-    /// away drops it.
-    fn with_reader<T>(
-        &self,
-        f: impl FnOnce(&mut SamReader) -> Result<T, ReadError>,
-    ) -> Result<T, ApiError> {
-        if self.port.is_empty() {
-            return Err(ApiError::with(
-                ErrorKind::DeviceUnavailable,
-                Text::new(
-                    "未配置身份证阅读器（idcard.port）",
-                    "no ID card reader configured (idcard.port)",
-                ),
-            ));
-        }
-        let mut slot = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot =
-                Some(SamReader::open(&self.port, &self.bauds, self.timeout).map_err(read_error)?);
-        }
-        let r = f(slot.as_mut().expect("just opened"));
-        if matches!(
-            r,
-            Err(ReadError::NoAnswer | ReadError::NoDevice(_) | ReadError::Garbled(_))
-        ) {
-            *slot = None;
-        }
-        r.map_err(read_error)
+        IdCards { reader, decoder }
     }
 
     fn init(&self) -> Result<Reply, ApiError> {
-        self.with_reader(|_| Ok(()))?;
+        self.reader.init().map_err(read_error)?;
         Ok(Reply::ok())
     }
 
     fn release(&self) -> Result<Reply, ApiError> {
-        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.reader.release();
         Ok(Reply::ok())
     }
 
     fn sam_id(&self) -> Result<Reply, ApiError> {
-        let id = self.with_reader(|r| r.sam_id())?;
+        let id = self.reader.sam_id().map_err(read_error)?;
         Ok(Reply::ok().with("samID", json!(id)))
     }
 
     fn read(&self) -> Result<Reply, ApiError> {
-        let card = self.with_reader(|r| r.read_card())?;
+        let card = self.reader.read_card().map_err(read_error)?;
         Ok(self.card_reply(card))
     }
 
@@ -273,16 +228,18 @@ fn card_error(e: CardError) -> ApiError {
     }
 }
 
-/// PC/SC card reads, one at a time.
+/// Smart card reads, one at a time.
 pub struct SmartCards {
+    readers: Box<dyn SmartCardReaders>,
     social_reader: String,
     bank_reader: String,
     lock: Mutex<()>,
 }
 
 impl SmartCards {
-    pub fn new(cfg: &crate::config::PcscSection) -> SmartCards {
+    pub fn new(cfg: &crate::config::PcscSection, readers: Box<dyn SmartCardReaders>) -> SmartCards {
         SmartCards {
+            readers,
             social_reader: cfg.social_reader.clone(),
             bank_reader: cfg.bank_reader.clone(),
             lock: Mutex::new(()),
@@ -292,7 +249,8 @@ impl SmartCards {
     fn social(&self) -> Result<Reply, ApiError> {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let (c, reader) =
-            pcsc_reader::read_any(&self.social_reader, social::read).map_err(card_error)?;
+            pcsc_reader::read_with(self.readers.as_ref(), &self.social_reader, social::read)
+                .map_err(card_error)?;
         tracing::info!(%reader, "social security card read");
         let nation = idcard::nation_name(&c.nation_code);
         let info = json!({
@@ -316,7 +274,8 @@ impl SmartCards {
     fn bank(&self) -> Result<Reply, ApiError> {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let (c, reader) =
-            pcsc_reader::read_any(&self.bank_reader, emv::read).map_err(card_error)?;
+            pcsc_reader::read_with(self.readers.as_ref(), &self.bank_reader, emv::read)
+                .map_err(card_error)?;
         tracing::info!(%reader, "bank card read");
         let amount = |tag: u32| emv::yuan(c.get(tag));
         let info = json!({
@@ -378,41 +337,32 @@ fn merchant(hex: &str) -> String {
 
 /// Magnetic stripe reader: one swipe wait at a time.
 pub struct MagCards {
-    cfg: crate::config::MagcardSection,
+    reader: Box<dyn StripeReader>,
+    timeout: Duration,
     lock: Mutex<()>,
 }
 
 impl MagCards {
-    pub fn new(cfg: &crate::config::MagcardSection) -> MagCards {
+    pub fn new(cfg: &crate::config::MagcardSection, reader: Box<dyn StripeReader>) -> MagCards {
         MagCards {
-            cfg: cfg.clone(),
+            reader,
+            timeout: Duration::from_millis(cfg.timeout_ms.clamp(100, 600_000)),
             lock: Mutex::new(()),
         }
     }
 
     fn read(&self) -> Result<Reply, ApiError> {
-        use cards::magstripe::{self, MagError};
-        let dev = self.cfg.device.trim();
-        if dev.is_empty() {
-            return Err(ApiError::with(
+        use cards::magstripe::MagError;
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let timeout = self.timeout;
+        let t = self.reader.swipe(timeout).map_err(|e| match e {
+            MagError::NotConfigured(key) => ApiError::with(
                 ErrorKind::DeviceUnavailable,
                 Text::new(
-                    "未配置磁条卡阅读器（magcard.device）",
-                    "no magnetic stripe reader configured (magcard.device)",
+                    format!("未配置磁条卡阅读器（{key}）"),
+                    format!("no magnetic stripe reader configured ({key})"),
                 ),
-            ));
-        }
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let timeout = Duration::from_millis(self.cfg.timeout_ms.clamp(100, 600_000));
-        let serial = ["/dev/tty", "/dev/serial/", "/dev/pts/"]
-            .iter()
-            .any(|p| dev.starts_with(p));
-        let r = if serial {
-            magstripe::read_serial(dev, self.cfg.baud, timeout)
-        } else {
-            magstripe::find_input(dev).and_then(|p| magstripe::read_hid(&p, timeout))
-        };
-        let t = r.map_err(|e| match e {
+            ),
             MagError::NoDevice(d) => ApiError::with(
                 ErrorKind::DeviceUnavailable,
                 Text::new(

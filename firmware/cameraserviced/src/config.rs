@@ -85,6 +85,8 @@ impl LimitsSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MagcardSection {
+    /// "device" (the reader `device` names), "sim", "none"; "" = automatic (see `devices`).
+    pub backend: String,
     /// The magnetic stripe reader: a serial port (`/dev/ttyUSB1`, `/dev/serial/by-id/...`), or an
     /// HID keyboard reader by input device path (`/dev/input/by-id/...-event-kbd`) or by a part of
     /// its name. Empty: none.
@@ -98,6 +100,7 @@ pub struct MagcardSection {
 impl Default for MagcardSection {
     fn default() -> Self {
         MagcardSection {
+            backend: String::new(),
             device: String::new(),
             baud: 9600,
             timeout_ms: 10_000,
@@ -108,6 +111,8 @@ impl Default for MagcardSection {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct PcscSection {
+    /// "pcsc", "sim", "none"; "" = automatic (see `devices`).
+    pub backend: String,
     /// Readers tried for social security cards: a part of the PC/SC reader name (case-insensitive);
     /// empty: every reader, in PC/SC order.
     pub social_reader: String,
@@ -118,6 +123,8 @@ pub struct PcscSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdCardSection {
+    /// "serial" (the module on `port`), "sim", "none"; "" = automatic (see `devices`).
+    pub backend: String,
     /// Serial port of the SAM ID card module (`/dev/ttyUSB0`, a by-id path ...); empty: none
     /// (with `--sim`, a simulated module on a pseudo-terminal).
     pub port: String,
@@ -134,6 +141,7 @@ pub struct IdCardSection {
 impl Default for IdCardSection {
     fn default() -> Self {
         IdCardSection {
+            backend: String::new(),
             port: String::new(),
             bauds: vec![115200, 9600],
             timeout_ms: 1000,

@@ -3,6 +3,7 @@
 
 mod cards;
 mod config;
+mod devices;
 mod docs;
 mod images;
 mod system;
@@ -320,9 +321,18 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     docs::register(&mut table, image_ctx);
     cards::register(
         &mut table,
-        Arc::new(cards::IdCards::new(&cfg.idcard, sim)),
-        Arc::new(cards::SmartCards::new(&cfg.pcsc)),
-        Arc::new(cards::MagCards::new(&cfg.magcard)),
+        Arc::new(cards::IdCards::new(
+            &cfg.idcard,
+            devices::id_card_reader(&cfg.idcard, sim)?,
+        )),
+        Arc::new(cards::SmartCards::new(
+            &cfg.pcsc,
+            devices::smart_card_readers(&cfg.pcsc, sim)?,
+        )),
+        Arc::new(cards::MagCards::new(
+            &cfg.magcard,
+            devices::stripe_reader(&cfg.magcard, sim)?,
+        )),
     );
     params.install(&mut table);
     let placeholders = table.placeholders();

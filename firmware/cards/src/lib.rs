@@ -5,12 +5,17 @@
 //! - [`idcard`]: the 256-byte text block of resident ID cards, Hong Kong/Macau/Taiwan residence
 //!   permits (J) and foreign permanent resident cards (I); nation and sex names; SAM ID format.
 //! - [`serial`]: a raw serial port (termios) with time-outs.
-//! - [`reader`]: a SAM module on a serial port: probing the baud rate, reading a card.
-//! - [`sim`]: a simulated SAM module answering the same frames (used by `--sim` and the tests,
-//!   on a pseudo-terminal).
+//! - [`reader`]: a SAM module on a serial port: probing the baud rate, reading a card; the ID card
+//!   reader class ([`reader::IdCardReader`]).
 //! - [`apdu`], [`tlv`]: APDU exchange with the T=0 conventions, BER-TLV.
-//! - [`social`]: social security cards; [`emv`]: PBOC/EMV bank cards; [`simcard`]: simulated
-//!   cards answering their APDUs (in-process, or through vpcd to a real pcscd).
+//! - [`social`]: social security cards; [`emv`]: PBOC/EMV bank cards; [`pcsc_reader`]: the smart
+//!   card reader class ([`pcsc_reader::SmartCardReaders`]) and PC/SC.
+//! - [`magstripe`]: magnetic stripe swipes and the stripe reader class
+//!   ([`magstripe::StripeReader`]): serial and HID readers.
+//! - [`wlt`]: loading a licensed ID photo decoder.
+//!
+//! Each hardware class is a trait with a real and a disabled backend here; the simulated backends
+//! are in the `devsim` crate.
 
 pub mod apdu;
 pub mod emv;
@@ -20,8 +25,6 @@ pub mod pcsc_reader;
 pub mod reader;
 pub mod sam;
 pub mod serial;
-pub mod sim;
-pub mod simcard;
 pub mod social;
 pub mod tlv;
 pub mod wlt;

@@ -116,6 +116,8 @@ const EV_KEY: u16 = 1;
 /// Why no swipe was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MagError {
+    /// No reader is configured: the configuration key that would name one.
+    NotConfigured(String),
     /// The reader is absent or cannot be opened: the detail.
     NoDevice(String),
     /// Nobody swiped a card in time.
@@ -127,10 +129,68 @@ pub enum MagError {
 impl std::fmt::Display for MagError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            MagError::NotConfigured(k) => write!(f, "no magnetic stripe reader configured ({k})"),
             MagError::NoDevice(d) => write!(f, "magnetic stripe reader unavailable: {d}"),
             MagError::Timeout => write!(f, "no card was swiped in time"),
             MagError::Unreadable => write!(f, "the swipe could not be read"),
         }
+    }
+}
+
+/// The magnetic stripe reader class.
+pub trait StripeReader: Send + Sync {
+    /// Wait up to `timeout` for a card swiped after the call.
+    fn swipe(&self, timeout: Duration) -> Result<Tracks, MagError>;
+}
+
+/// A reader on a serial port.
+pub struct SerialStripe {
+    pub path: String,
+    pub baud: u32,
+}
+
+impl StripeReader for SerialStripe {
+    fn swipe(&self, timeout: Duration) -> Result<Tracks, MagError> {
+        read_serial(&self.path, self.baud, timeout)
+    }
+}
+
+/// An HID keyboard reader (evdev): a device path or a part of its name.
+pub struct HidStripe {
+    pub spec: String,
+}
+
+impl StripeReader for HidStripe {
+    fn swipe(&self, timeout: Duration) -> Result<Tracks, MagError> {
+        find_input(&self.spec).and_then(|p| read_hid(&p, timeout))
+    }
+}
+
+/// The reader a `magcard.device` setting names: a serial port (`/dev/tty*`, a by-id serial
+/// path) or an HID reader (an input device path or a part of its name).
+pub fn reader_for(device: &str, baud: u32) -> Box<dyn StripeReader> {
+    let d = device.trim();
+    if ["/dev/tty", "/dev/serial/", "/dev/pts/"]
+        .iter()
+        .any(|p| d.starts_with(p))
+    {
+        Box::new(SerialStripe {
+            path: d.to_string(),
+            baud,
+        })
+    } else {
+        Box::new(HidStripe {
+            spec: d.to_string(),
+        })
+    }
+}
+
+/// No stripe reader (none configured): every call names the configuration key.
+pub struct NoStripeReader(pub String);
+
+impl StripeReader for NoStripeReader {
+    fn swipe(&self, _timeout: Duration) -> Result<Tracks, MagError> {
+        Err(MagError::NotConfigured(self.0.clone()))
     }
 }
 

@@ -1,8 +1,63 @@
-//! Smart cards through PC/SC (pcscd): finding a reader with a card, and the APDU transport.
+//! The smart card reader class ([`SmartCardReaders`]) and its real backend: PC/SC (pcscd),
+//! finding a reader with a card, and the APDU transport. The simulated backend is
+//! `simcard::SimSmartCards`; [`NoSmartCardReaders`] is the disabled one.
 
 use std::ffi::CString;
 
 use crate::apdu::{CardError, Transport};
+
+/// The smart card reader class: the readers of a device and the cards in them.
+pub trait SmartCardReaders: Send + Sync {
+    /// Run `read` on the card in each reader whose name contains `pattern` (case-insensitive;
+    /// empty: every reader) in turn until one succeeds; gives the reader's name. The error is the
+    /// most telling one: a card's own failure before "no card".
+    fn read_any(
+        &self,
+        pattern: &str,
+        read: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<String, CardError>;
+}
+
+/// Readers through pcscd.
+pub struct Pcsc;
+
+impl SmartCardReaders for Pcsc {
+    fn read_any(
+        &self,
+        pattern: &str,
+        read: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<String, CardError> {
+        read_any(pattern, |t| read(t)).map(|((), reader)| reader)
+    }
+}
+
+/// No smart card readers (disabled in the configuration).
+pub struct NoSmartCardReaders(pub String);
+
+impl SmartCardReaders for NoSmartCardReaders {
+    fn read_any(
+        &self,
+        _pattern: &str,
+        _read: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<String, CardError> {
+        Err(CardError::NoReader(self.0.clone()))
+    }
+}
+
+/// Read one kind of card through a [`SmartCardReaders`] backend: the card's data and the reader.
+pub fn read_with<T>(
+    readers: &dyn SmartCardReaders,
+    pattern: &str,
+    mut read: impl FnMut(&mut dyn Transport) -> Result<T, CardError>,
+) -> Result<(T, String), CardError> {
+    let mut out = None;
+    let reader = readers.read_any(pattern, &mut |t| {
+        out = Some(read(t)?);
+        Ok(())
+    })?;
+    out.map(|v| (v, reader))
+        .ok_or_else(|| CardError::Io("the reader gave no data".into()))
+}
 
 pub struct PcscCard {
     card: pcsc::Card,

@@ -1,5 +1,8 @@
-//! A SAM ID card module on a serial port.
+//! A SAM ID card module on a serial port, and the ID card reader class: [`IdCardReader`] with a
+//! real backend ([`SamModule`]: a module on a serial port, which is also how the simulated module
+//! of `devsim` is reached, on a pseudo-terminal) and a disabled one ([`NoIdCardReader`]).
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::idcard::{self, IdText, Kind};
@@ -9,6 +12,8 @@ use crate::serial::Port;
 /// Why reading failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
+    /// No reader is configured: the configuration key that would name one.
+    NotConfigured(String),
     /// The port cannot be opened (absent, no permission): the detail.
     NoDevice(String),
     /// The module does not answer (wrong port, unplugged, powered off).
@@ -24,6 +29,7 @@ pub enum ReadError {
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            ReadError::NotConfigured(k) => write!(f, "no ID card reader configured ({k})"),
             ReadError::NoDevice(d) => write!(f, "ID card reader unavailable: {d}"),
             ReadError::NoAnswer => write!(f, "the ID card reader does not answer"),
             ReadError::NoCard => write!(f, "no card on the reader"),
@@ -44,6 +50,94 @@ pub struct CardData {
     pub photo: Vec<u8>,
     /// Fingerprint templates (1024 bytes: two 512-byte templates), when the card has them.
     pub finger: Option<Vec<u8>>,
+}
+
+/// The ID card reader class.
+pub trait IdCardReader: Send + Sync {
+    /// Open the reader now (vendor `card=init`).
+    fn init(&self) -> Result<(), ReadError>;
+    /// Let go of the reader (vendor `card=release`); the next call opens it again.
+    fn release(&self);
+    /// The SAM module's identity.
+    fn sam_id(&self) -> Result<String, ReadError>;
+    /// Read the card on the reader.
+    fn read_card(&self) -> Result<CardData, ReadError>;
+}
+
+/// A SAM module on a serial port: opened on first use, kept open, calls serialised, dropped
+/// after a failure that may mean the device went away (the next call probes again).
+pub struct SamModule {
+    port: String,
+    bauds: Vec<u32>,
+    timeout: Duration,
+    reader: Mutex<Option<SamReader>>,
+}
+
+impl SamModule {
+    pub fn new(port: &str, bauds: &[u32], timeout: Duration) -> SamModule {
+        SamModule {
+            port: port.to_string(),
+            bauds: if bauds.is_empty() {
+                vec![115200, 9600]
+            } else {
+                bauds.to_vec()
+            },
+            timeout,
+            reader: Mutex::new(None),
+        }
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut SamReader) -> Result<T, ReadError>,
+    ) -> Result<T, ReadError> {
+        let mut slot = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(SamReader::open(&self.port, &self.bauds, self.timeout)?);
+        }
+        let r = f(slot.as_mut().expect("just opened"));
+        if matches!(
+            r,
+            Err(ReadError::NoAnswer | ReadError::NoDevice(_) | ReadError::Garbled(_))
+        ) {
+            *slot = None;
+        }
+        r
+    }
+}
+
+impl IdCardReader for SamModule {
+    fn init(&self) -> Result<(), ReadError> {
+        self.with_reader(|_| Ok(()))
+    }
+
+    fn release(&self) {
+        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn sam_id(&self) -> Result<String, ReadError> {
+        self.with_reader(|r| r.sam_id())
+    }
+
+    fn read_card(&self) -> Result<CardData, ReadError> {
+        self.with_reader(|r| r.read_card())
+    }
+}
+
+/// No ID card reader (none configured): every call names the configuration key.
+pub struct NoIdCardReader(pub String);
+
+impl IdCardReader for NoIdCardReader {
+    fn init(&self) -> Result<(), ReadError> {
+        Err(ReadError::NotConfigured(self.0.clone()))
+    }
+    fn release(&self) {}
+    fn sam_id(&self) -> Result<String, ReadError> {
+        Err(ReadError::NotConfigured(self.0.clone()))
+    }
+    fn read_card(&self) -> Result<CardData, ReadError> {
+        Err(ReadError::NotConfigured(self.0.clone()))
+    }
 }
 
 pub struct SamReader {

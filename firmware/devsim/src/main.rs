@@ -22,8 +22,8 @@ use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cards::sim::{sample, Fault, SimSam};
-use cards::simcard::{PbocSim, SimCard, SocialSim};
+use devsim::sam::{sample, Fault, SimSam};
+use devsim::smartcards::{PbocSim, SimCard, SocialSim};
 
 /// Print the banner, then run stdin commands (one per line, answered "ok" or "error ...") until
 /// "quit" or the end of input.
@@ -78,7 +78,7 @@ fn main() {
         i += 1;
     }
     let state = Arc::new(Mutex::new(sim));
-    let path = match cards::sim::start(state.clone()) {
+    let path = match devsim::sam::start(state.clone()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("devsim: no pseudo-terminal: {e}");

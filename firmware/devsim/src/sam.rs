@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::idcard::{self, IdText, Kind};
-use crate::sam::{self, cmd, sw3};
+use cards::idcard::{self, IdText, Kind};
+use cards::sam::{self, cmd, sw3};
 
 /// A card lying on the simulated reader.
 #[derive(Debug, Clone)]
@@ -332,7 +332,19 @@ pub fn start(state: Arc<Mutex<SimSam>>) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::{ReadError, SamReader};
+
+    #[test]
+    fn sample_cards_round_trip() {
+        // The simulator's permit and foreign cards (every field of their layouts filled).
+        for name in ["permit", "foreign", "resident-finger"] {
+            let c = sample(name).expect("sample");
+            let (k, x) = idcard::parse(&idcard::build(c.kind, &c.text)).unwrap();
+            assert_eq!(k, c.kind, "{name}");
+            assert_eq!(x, c.text, "{name}");
+        }
+    }
+
+    use cards::reader::{ReadError, SamReader};
 
     #[test]
     fn reader_against_the_simulator() {

@@ -1,8 +1,12 @@
-//! Simulated smart cards answering APDUs the way a social security card and a PBOC bank card do
-//! (used in-process by the unit tests and over vpcd by `devsim vpcd`).
+//! Simulated smart cards answering APDUs the way a social security card and a PBOC bank card do:
+//! in-process as the smart card reader backend of `--sim` ([`SimSmartCards`]) and in tests, and
+//! over vpcd to a real pcscd by `devsim vpcd`.
 
-use crate::apdu::{CardError, Transport};
-use crate::tlv::encode;
+use std::sync::Mutex;
+
+use cards::apdu::{CardError, Transport};
+use cards::pcsc_reader::SmartCardReaders;
+use cards::tlv::encode;
 
 /// A card: an ATR and an APDU handler (answers include SW1 SW2).
 pub trait SimCard: Send {
@@ -101,7 +105,7 @@ impl SimCard for SocialSim {
                 let name = c
                     .get(5..5 + *c.get(4).unwrap_or(&0) as usize)
                     .unwrap_or(&[]);
-                if name == crate::social::DF_NAME {
+                if name == cards::social::DF_NAME {
                     self.selected_app = true;
                     let fci = encode(0x6F, &encode(0x84, name));
                     self.pending.answer(self.t0, fci)
@@ -255,7 +259,7 @@ impl SimCard for PbocSim {
                     .get(5..5 + *c.get(4).unwrap_or(&0) as usize)
                     .unwrap_or(&[])
                     .to_vec();
-                let fci = if name == crate::emv::PPSE && self.contactless {
+                let fci = if name == cards::emv::PPSE && self.contactless {
                     let entry = [encode(0x4F, &PBOC_AID), encode(0x87, &[0x01])].concat();
                     encode(
                         0x6F,
@@ -265,7 +269,7 @@ impl SimCard for PbocSim {
                         ]
                         .concat(),
                     )
-                } else if name == crate::emv::PSE && !self.contactless {
+                } else if name == cards::emv::PSE && !self.contactless {
                     encode(
                         0x6F,
                         &[encode(0x84, &name), encode(0xA5, &encode(0x88, &[0x01]))].concat(),
@@ -301,7 +305,7 @@ impl SimCard for PbocSim {
                 }
             }
             (0x80, 0xA8) if self.aid_selected => {
-                let pdol_len: usize = crate::tlv::parse_dol(&PDOL).iter().map(|&(_, l)| l).sum();
+                let pdol_len: usize = cards::tlv::parse_dol(&PDOL).iter().map(|&(_, l)| l).sum();
                 if c.len() < 7 || c[5] != 0x83 || c[6] as usize != pdol_len {
                     return vec![0x67, 0x00];
                 }
@@ -328,14 +332,90 @@ impl Transport for Direct<'_> {
     }
 }
 
+/// The smart card readers of `--sim`: a social security card and a PBOC bank card, each in a
+/// reader of its own, read through the same card logic as real readers.
+pub struct SimSmartCards {
+    readers: Vec<(String, Mutex<Box<dyn SimCard>>)>,
+}
+
+/// Names of the simulated readers (what `pcsc.social_reader` / `bank_reader` patterns match).
+pub const SIM_SOCIAL_READER: &str = "Simulated social security card reader 00 00";
+pub const SIM_BANK_READER: &str = "Simulated bank card reader 01 00";
+
+impl Default for SimSmartCards {
+    fn default() -> Self {
+        SimSmartCards {
+            readers: vec![
+                (
+                    SIM_SOCIAL_READER.to_string(),
+                    Mutex::new(Box::new(SocialSim::sample()) as Box<dyn SimCard>),
+                ),
+                (
+                    SIM_BANK_READER.to_string(),
+                    Mutex::new(Box::new(PbocSim::sample(false)) as Box<dyn SimCard>),
+                ),
+            ],
+        }
+    }
+}
+
+impl SmartCardReaders for SimSmartCards {
+    fn read_any(
+        &self,
+        pattern: &str,
+        read: &mut dyn FnMut(&mut dyn Transport) -> Result<(), CardError>,
+    ) -> Result<String, CardError> {
+        let p = pattern.trim().to_lowercase();
+        let mut best: Option<CardError> = None;
+        let mut matched = false;
+        for (name, card) in &self.readers {
+            if !p.is_empty() && !name.to_lowercase().contains(&p) {
+                continue;
+            }
+            matched = true;
+            let mut card = card.lock().unwrap_or_else(|e| e.into_inner());
+            match read(&mut Direct(card.as_mut())) {
+                Ok(()) => return Ok(name.clone()),
+                Err(e) => {
+                    best.get_or_insert(e);
+                }
+            }
+        }
+        if !matched {
+            return Err(CardError::NoReader(format!(
+                "no smart card reader matches \"{pattern}\""
+            )));
+        }
+        Err(best.unwrap_or(CardError::NoCard))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn simulated_readers_find_each_card() {
+        let r = SimSmartCards::default();
+        let (c, reader) = cards::pcsc_reader::read_with(&r, "", cards::social::read).unwrap();
+        assert_eq!(
+            (c.name.as_str(), reader.as_str()),
+            ("王小明", SIM_SOCIAL_READER)
+        );
+        let (c, reader) = cards::pcsc_reader::read_with(&r, "", cards::emv::read).unwrap();
+        assert_eq!(reader, SIM_BANK_READER);
+        assert_eq!(c.pan, "6222021234567890123");
+        assert!(cards::pcsc_reader::read_with(&r, "bank", cards::social::read).is_err());
+        assert!(matches!(
+            cards::pcsc_reader::read_with(&r, "nosuch", cards::social::read),
+            Err(CardError::NoReader(_))
+        ));
+    }
+
+    #[test]
     fn social_card_read() {
         let mut card = SocialSim::sample();
-        let c = crate::social::read(&mut Direct(&mut card)).unwrap();
+        let c = cards::social::read(&mut Direct(&mut card)).unwrap();
         assert_eq!(c.name, "王小明");
         assert_eq!(c.social_security_number, "110101199003071234");
         assert_eq!(c.card_number, "A12345678");
@@ -350,13 +430,13 @@ mod tests {
         let mut card = SocialSim::sample();
         card.t0 = false;
         assert_eq!(
-            crate::social::read(&mut Direct(&mut card)).unwrap().name,
+            cards::social::read(&mut Direct(&mut card)).unwrap().name,
             "王小明"
         );
         // A bank card is not a social security card.
         let mut bank = PbocSim::sample(false);
         assert!(matches!(
-            crate::social::read(&mut Direct(&mut bank)),
+            cards::social::read(&mut Direct(&mut bank)),
             Err(CardError::Invalid(_))
         ));
     }
@@ -365,7 +445,7 @@ mod tests {
     fn bank_card_read_contact_and_contactless() {
         for contactless in [false, true] {
             let mut card = PbocSim::sample(contactless);
-            let c = crate::emv::read(&mut Direct(&mut card)).unwrap();
+            let c = cards::emv::read(&mut Direct(&mut card)).unwrap();
             assert_eq!(c.aid, "A000000333010101");
             assert_eq!(c.pan, "6222021234567890123");
             assert_eq!(c.track2, "6222021234567890123D30122201000012345");
@@ -373,7 +453,7 @@ mod tests {
             assert_eq!(c.name_ext, "张三");
             assert_eq!(c.id_number, "110101199003071234");
             assert_eq!(c.expiry, "301231");
-            assert_eq!(crate::emv::yuan(c.get(0x9F79)), "12.34");
+            assert_eq!(cards::emv::yuan(c.get(0x9F79)), "12.34");
             assert_eq!(c.get(0x9F17), "03");
             assert_eq!(c.get(0x9F36), "0012");
             assert_eq!(c.log(0x9F02), "000000002500");
@@ -381,6 +461,6 @@ mod tests {
             assert_eq!(c.currency, "0156");
         }
         let mut social = SocialSim::sample();
-        assert!(crate::emv::read(&mut Direct(&mut social)).is_err());
+        assert!(cards::emv::read(&mut Direct(&mut social)).is_err());
     }
 }
