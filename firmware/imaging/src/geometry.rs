@@ -113,7 +113,7 @@ fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {
 }
 
 /// Signed shoelace area (positive for clockwise-on-screen order with y down).
-pub(crate) fn signed_area(p: &[(f64, f64)]) -> f64 {
+pub fn signed_area(p: &[(f64, f64)]) -> f64 {
     let n = p.len();
     if n < 3 {
         return 0.0;

@@ -16,7 +16,7 @@
 
 use image::RgbImage;
 use imaging::detect::DocHint;
-use imaging::geometry::{clip_to_frame, Homography, Quad};
+use imaging::geometry::{clip_to_frame, signed_area, Homography, Quad};
 
 /// The situations the generator can produce. Each kind stresses one aspect; all the
 /// others stay randomised at everyday levels (some vignetting, noise, slight tilt and
@@ -1282,22 +1282,6 @@ fn poly_gap(a: &[(f64, f64); 4], b: &[(f64, f64); 4]) -> f64 {
         }
     }
     best
-}
-
-/// Signed shoelace area (positive for clockwise-on-screen order with y down). A copy of
-/// imaging's crate-private `geometry::signed_area`.
-fn signed_area(p: &[(f64, f64)]) -> f64 {
-    let n = p.len();
-    if n < 3 {
-        return 0.0;
-    }
-    let mut s = 0.0;
-    for i in 0..n {
-        let (x0, y0) = p[i];
-        let (x1, y1) = p[(i + 1) % n];
-        s += x0 * y1 - x1 * y0;
-    }
-    s / 2.0
 }
 
 fn random_single_type(rng: &mut Rng) -> ObjType {
