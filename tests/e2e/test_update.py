@@ -399,11 +399,12 @@ def test_good_upload(ready, fake):
 
 def test_websocket_progress_events(ready):
     ws = websocket.create_connection(ready.ws_url("/"), timeout=10)
+    # A second client that does not subscribe gets no events.
+    other = websocket.create_connection(ready.ws_url("/"), timeout=10)
     try:
-        # a first round trip: the connection is set up (and subscribed to pushes) before the upload
-        ws.send(json.dumps({"function": "param=get", "params": APP_VERSION}))
-        while json.loads(ws.recv()).get("function") != "param=get":
-            pass
+        ws.send(json.dumps({"function": "subscribe", "params": {"topics": ["update_progress"]}}))
+        reply = json.loads(ws.recv())
+        assert reply == {"function": "subscribe", "code": "0", "message": "", "topics": ["update_progress"]}, reply
         data = bundle(512 * 1024)
         install(ready, data)
         events = []
@@ -412,11 +413,17 @@ def test_websocket_progress_events(ready):
             msg = json.loads(ws.recv())
             if msg.get("event") != "update_progress":
                 continue
+            assert msg["topic"] == "update_progress", msg
             events.append(msg)
             if msg["state"] in ("done", "failed"):
                 break
+        # The unsubscribed client: its next message is the reply to its own call, no event before it.
+        other.send(json.dumps({"function": "param=get", "params": APP_VERSION}))
+        first = json.loads(other.recv())
+        assert first.get("function") == "param=get", first
     finally:
         ws.close()
+        other.close()
     assert events, "no update_progress events"
     for e in events:
         for key in ("state", "progress", "operation", "error", "bytes"):

@@ -145,3 +145,29 @@ def test_ping_pong(ws):
     ws.ping(b"hi")
     ws.send(json.dumps({"function": "param=get", "type": "app_version"}))
     assert recv_for(ws, "param=get")["code"] == "0"
+
+
+def test_subscribe_and_unsubscribe_topics(default_daemon):
+    conn = websocket.create_connection(default_daemon.ws_url("/"), timeout=10)
+    try:
+        def call(msg):
+            conn.send(json.dumps(msg))
+            return json.loads(conn.recv())
+
+        r = call({"function": "subscribe", "params": {"topics": ["no_such_topic"]}})
+        assert r["function"] == "subscribe" and r["code"] == "4" and "update_progress" in r["message"], r
+        assert r["topics"] == [], r
+        r = call({"function": "subscribe", "params": {}})
+        assert r["code"] == "4", r
+        r = call({"function": "subscribe", "topics": "update_progress"})
+        assert r == {"function": "subscribe", "code": "0", "message": "", "topics": ["update_progress"]}, r
+        r = call({"function": "unsubscribe", "params": {"topics": ["update_progress"]}})
+        assert r["code"] == "0" and r["topics"] == [], r
+        r = call({"function": "subscribe", "params": {"topics": ["update_progress"]}})
+        r = call({"function": "unsubscribe"})
+        assert r["code"] == "0" and r["topics"] == [], r
+        # Ordinary calls still work on the same connection.
+        r = call({"function": "param=get", "params": {"type": "app_version"}})
+        assert r["function"] == "param=get" and r["code"] == "0", r
+    finally:
+        conn.close()

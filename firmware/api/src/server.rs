@@ -66,11 +66,19 @@ pub(crate) const FREE_BODY_BYTES: usize = 256 * 1024;
 /// Body memory is reserved in steps of this size as the body arrives.
 const BODY_STEP: usize = 4 * 1024 * 1024;
 
+/// Topics a WebSocket client can subscribe to (`{"function":"subscribe","params":{"topics":[...]}}`).
+/// Events go only to the connections subscribed to their topic. Later capabilities add theirs
+/// here (pen points, scans, document detection, OCR progress).
+pub const TOPICS: &[&str] = &["update_progress"];
+
+/// An event on the push bus: its topic and its JSON text.
+pub(crate) type Event = (&'static str, Arc<str>);
+
 /// The protocol server: options, the dispatch table, the push bus and the shutdown signal.
 pub struct Server {
     opts: ServerOptions,
     table: Table,
-    events: broadcast::Sender<Arc<str>>,
+    events: broadcast::Sender<Event>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -102,17 +110,28 @@ impl Server {
         &self.table
     }
 
-    /// Push an event (a JSON object, e.g. with `function` or `event`) to every WebSocket client.
-    pub fn push_event(&self, v: &Value) {
-        let _ = self.events.send(Arc::from(v.to_string()));
+    /// Publish an event (a JSON object) on `topic` (one of [`TOPICS`]): it goes to the WebSocket
+    /// connections subscribed to the topic, with `"topic": topic` added. A client that cannot
+    /// keep up skips events.
+    pub fn publish(&self, topic: &str, event: &Value) {
+        let Some(topic) = TOPICS.iter().find(|t| **t == topic) else {
+            panic!("event topic {topic} is not in api::server::TOPICS");
+        };
+        let mut obj = match event {
+            Value::Object(o) => o.clone(),
+            other => {
+                let mut m = Map::new();
+                m.insert("data".into(), other.clone());
+                m
+            }
+        };
+        obj.insert("topic".into(), Value::String(topic.to_string()));
+        let _ = self
+            .events
+            .send((topic, Arc::from(Value::Object(obj).to_string())));
     }
 
-    /// A sender for pushes that capabilities can keep.
-    pub fn event_sender(&self) -> broadcast::Sender<Arc<str>> {
-        self.events.clone()
-    }
-
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub(crate) fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 use crate::error::{ApiError, ErrorKind, Text};
 use crate::reply::{error_object, Reply};
 use crate::request::{unwrap_double_encoded, ApiRequest, Transport};
-use crate::server::Server;
+use crate::server::{Server, TOPICS};
 
 /// Outgoing messages queued per connection before pushes are dropped.
 const QUEUE: usize = 64;
@@ -75,7 +75,13 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         tx,
     };
-    let mut events = server.subscribe();
+    let mut events = server.events();
+    // The topics this connection subscribed to (shared with the reader, which handles
+    // subscribe / unsubscribe).
+    let topics = Arc::new(std::sync::Mutex::new(std::collections::HashSet::<
+        &'static str,
+    >::new()));
+    let writer_topics = topics.clone();
     let mut shutdown = server.shutdown_signal();
     let send_timeout = server.options().send_timeout;
     let in_flight = Arc::new(Semaphore::new(server.options().ws_in_flight.max(1)));
@@ -90,7 +96,16 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
                     None => break,
                 },
                 e = events.recv() => match e {
-                    Ok(text) => Utf8Bytes::from(text.as_ref()),
+                    Ok((topic, text)) => {
+                        let wanted = writer_topics
+                            .lock()
+                            .map(|t| t.contains(topic))
+                            .unwrap_or(false);
+                        if !wanted {
+                            continue;
+                        }
+                        Utf8Bytes::from(text.as_ref())
+                    }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::debug!(n, "websocket client skipped events");
                         continue;
@@ -133,6 +148,11 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
         };
+        if let Some(reply) = subscription(&topics, text.as_str(), server.language()) {
+            let out = Utf8Bytes::from(Value::Object(reply).to_string());
+            let _ = me.tx.send((out, Some(permit))).await;
+            continue;
+        }
         let server = server.clone();
         let me2 = me.clone();
         tokio::spawn(async move {
@@ -168,6 +188,86 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
     drop(me);
     writer.abort();
     tracing::debug!(?peer, "websocket closed");
+}
+
+/// `subscribe` / `unsubscribe` messages change the connection's topics; the reply lists them.
+/// Other messages: `None`.
+fn subscription(
+    topics: &std::sync::Mutex<std::collections::HashSet<&'static str>>,
+    text: &str,
+    lang: crate::error::Language,
+) -> Option<Map<String, Value>> {
+    // Cheap test first: most messages are calls.
+    if !text.contains("subscribe") || text.len() > 64 * 1024 {
+        return None;
+    }
+    let obj = match crate::request::parse_body(text.as_bytes()) {
+        Ok(Some(Value::Object(o))) => o,
+        _ => return None,
+    };
+    let function = obj
+        .get("function")
+        .and_then(crate::request::scalar_string)
+        .unwrap_or_default();
+    let subscribe = match function.as_str() {
+        "subscribe" => true,
+        "unsubscribe" => false,
+        _ => return None,
+    };
+    let params = match obj.get("params").cloned().map(unwrap_double_encoded) {
+        Some(Value::Object(p)) => p,
+        _ => obj.clone(),
+    };
+    let named: Vec<String> = match params.get("topics").or_else(|| params.get("topic")) {
+        Some(Value::Array(a)) => a.iter().filter_map(crate::request::scalar_string).collect(),
+        Some(v) => crate::request::scalar_string(v).into_iter().collect(),
+        None => Vec::new(),
+    };
+    let mut set = topics.lock().unwrap_or_else(|e| e.into_inner());
+    let unknown: Vec<&String> = named
+        .iter()
+        .filter(|n| !TOPICS.contains(&n.as_str()))
+        .collect();
+    let mut out = if !unknown.is_empty() {
+        let list = unknown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let e = ApiError::invalid(
+            "topics",
+            Text::new(
+                format!("未知的主题 {list}（可用：{}）", TOPICS.join("、")),
+                format!("unknown topic {list} (topics: {})", TOPICS.join(", ")),
+            ),
+        );
+        error_object(&e, lang)
+    } else {
+        if subscribe && named.is_empty() {
+            let e = ApiError::missing("topics");
+            return Some(with_function(error_object(&e, lang), &function));
+        }
+        for t in TOPICS {
+            if named.iter().any(|n| n == t) {
+                if subscribe {
+                    set.insert(t);
+                } else {
+                    set.remove(t);
+                }
+            }
+        }
+        if !subscribe && named.is_empty() {
+            set.clear();
+        }
+        let mut ok = Map::new();
+        ok.insert("code".into(), Value::String("0".into()));
+        ok.insert("message".into(), Value::String(String::new()));
+        ok
+    };
+    let mut now: Vec<&str> = set.iter().copied().collect();
+    now.sort();
+    out.insert("topics".into(), serde_json::json!(now));
+    Some(with_function(out, &function))
 }
 
 /// Answer one WebSocket text message.

@@ -283,7 +283,7 @@ impl Ota {
     fn publish(&self, s: &Status) {
         let mut ev = status_json(s);
         ev.insert("event".into(), json!("update_progress"));
-        self.server.push_event(&Value::Object(ev));
+        self.server.publish("update_progress", &Value::Object(ev));
     }
 
     async fn busctl(&self, args: &[&str]) -> Result<String, String> {
