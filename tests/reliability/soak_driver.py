@@ -75,11 +75,11 @@ class Stats:
 
 
 class Load:
-    def __init__(self, port: int, stats: Stats, stop: threading.Event, uuids: list[str], stored: str):
+    def __init__(self, port: int, stats: Stats, stop: threading.Event, sources: list[str], stored: str):
         self.port = port
         self.stats = stats
         self.stop = stop
-        self.uuids = uuids
+        self.sources = sources
         self.stored = stored
 
     def api(self, endpoint: str, body) -> dict:
@@ -102,7 +102,7 @@ class Load:
 
     def merge(self) -> str:
         kind = random.choice(["merge2pdf", "merge2pdf", "merge2tif", "merge2ofd"])
-        r = self.api(f"imagepro={kind}", [{"uuid": u} for u in random.sample(self.uuids, 3)])
+        r = self.api(f"imagepro={kind}", [{"filepath": p} for p in random.sample(self.sources, 3)])
         return r["code"]
 
     def ws(self) -> str:
@@ -179,19 +179,26 @@ def main() -> int:
         print(f"soak: daemon pid {proc.pid} on {LOOPBACK}:{port}, state {state}, {WORKERS} workers, "
               f"{SECONDS:.0f} s, report every {INTERVAL:.0f} s", flush=True)
 
-        # material for merges and file2base64: three grabbed pages stored by uuid
+        # Material for merges and file2base64: three grabbed pages, stored under client paths
+        # (generated images are subject to the storage retention, which the merges' documents
+        # trigger over an hour; these are not).
         seed = Load(port, Stats(), stop, [], "")
-        uuids = []
-        for _ in range(3):
-            r = seed.api("video=grabimage", {"camidx": "0", "make_uuid": "1", "image_process_info": {"cut_type": "1"}})
-            if r["code"] != "0" or "uuid" not in r["images"][0]:
+        sources = []
+        for i in range(3):
+            r = seed.api("video=grabimage", {"camidx": "0", "image_process_info": {"cut_type": "1"}})
+            if r["code"] != "0":
                 raise RuntimeError(f"seed grab: {json.dumps(r)[:300]}")
-            uuids.append(r["images"][0]["uuid"])
-        stored = f"/images/{uuids[0]}.jpg"
+            path = f"/soak/page{i + 1}.jpg"
+            r = seed.api("imagepro=storage_image", {"source_image": {"base64": r["images"][0]["base64"]},
+                                                    "output_image": {"filepath": path}})
+            if r["code"] != "0":
+                raise RuntimeError(f"seed store: {json.dumps(r)[:300]}")
+            sources.append(path)
+        stored = sources[0]
 
         stats = Stats()
         for _ in range(WORKERS):
-            t = threading.Thread(target=Load(port, stats, stop, uuids, stored).run, daemon=True)
+            t = threading.Thread(target=Load(port, stats, stop, sources, stored).run, daemon=True)
             t.start()
             threads.append(t)
 
