@@ -21,5 +21,5 @@ pub use param::ParamRoutes;
 pub use reply::Reply;
 pub use request::{ApiRequest, EndpointKey, Fields, Transport};
 pub use server::{router, Server, ServerOptions};
-pub use table::{handler, Handler, HandlerResult, Table};
+pub use table::{blocking, handler, Handler, HandlerResult, Table};
 pub use ws::WsPeer;

@@ -23,6 +23,16 @@ where
     Arc::new(move |req| Box::pin(f(req)))
 }
 
+/// Run blocking work (a device call, decoding, a file) off the async runtime. A panic in it
+/// becomes an internal error (code `"13"`); crate errors convert with `?` inside `f`.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
 // The endpoint catalogue: VENDOR_ENDPOINTS (HTTP, also reachable on the WebSocket as
 // `group=action`), WS_ONLY and WS_ALIASES. Nothing outside it can be registered, nothing in it can
 // be registered twice, and what nobody registered answers "not available".

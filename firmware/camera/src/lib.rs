@@ -4,11 +4,12 @@
 
 pub mod controls;
 pub mod device;
+pub mod discovery;
 pub mod hub;
 pub mod manager;
 pub mod notice;
 pub mod pipeline;
-pub mod sim;
+
 pub mod types;
 pub mod v4l2;
 

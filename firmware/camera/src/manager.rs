@@ -8,17 +8,15 @@
 //! call them off the async runtime.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::controls::{self, PropertyState, SetOutcome};
 use crate::device::{max_area, CameraDevice};
+use crate::discovery::Discovery;
 use crate::hub::{Frame, Hub, HubState};
 use crate::pipeline::{Pipeline, PreviewSpec};
-use crate::sim::{SimCamera, SimKind};
 use crate::types::{CamError, Mode, PixelFormat, Result, Role};
-use crate::v4l2::{video_nodes, V4l2Camera};
 
 /// Block the calling (non-async) thread until either watched value changes or the deadline
 /// passes; false on time-out. Woken by the senders themselves, so a grab sees its frame (or
@@ -53,26 +51,15 @@ fn wait_changed<T, U>(
     }
 }
 
-/// How long a node that is not a camera is left alone before it is probed again.
-const REPROBE: Duration = Duration::from_secs(30);
-
 /// Camera settings from the daemon's configuration.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
-    /// Simulated cameras instead of V4L2 devices.
-    pub sim: bool,
-    /// The simulated document camera shows this image (else a generated page).
-    pub sim_document_image: Option<PathBuf>,
-    /// Also simulate a second portrait camera and the two infrared cameras.
-    pub sim_all_roles: bool,
     /// Device match pattern per role (by-id/by-path name, device path, card name or VID:PID).
     pub roles: HashMap<Role, String>,
     /// Default preview width (height follows the camera's aspect ratio).
     pub preview_width: u32,
     /// Default cap on preview frames a second sent to clients.
     pub preview_fps: u32,
-    /// Where device nodes live.
-    pub dev_dir: PathBuf,
     /// How often devices are looked for (hotplug).
     pub scan_interval: Duration,
     /// How long a camera stays open after a grab when nothing else holds it.
@@ -86,13 +73,9 @@ pub struct CameraConfig {
 impl Default for CameraConfig {
     fn default() -> Self {
         CameraConfig {
-            sim: false,
-            sim_document_image: None,
-            sim_all_roles: false,
             roles: HashMap::new(),
             preview_width: 640,
             preview_fps: 15,
-            dev_dir: PathBuf::from("/dev"),
             scan_interval: Duration::from_secs(1),
             linger: Duration::from_secs(10),
             warmup_frames: 3,
@@ -123,18 +106,12 @@ struct Slot {
 
 struct Inner {
     slots: HashMap<Role, Slot>,
-    /// Devices seen by the last scan, by key.
-    known: HashMap<String, Arc<dyn CameraDevice>>,
-    /// Nodes that are not cameras (metadata nodes ...): the node's modification time and when it
-    /// was probed, so they are not opened on every scan (re-probed after `REPROBE`, or when the
-    /// node is created anew).
-    rejected: HashMap<String, (std::time::SystemTime, Instant)>,
 }
 
 pub struct CameraManager {
     cfg: CameraConfig,
     inner: Mutex<Inner>,
-    sims: Vec<(Role, Arc<SimCamera>)>,
+    discovery: Box<dyn Discovery>,
     me: Weak<CameraManager>,
 }
 
@@ -181,38 +158,9 @@ fn even(v: f64) -> u32 {
 }
 
 impl CameraManager {
-    /// Create the manager and start the hotplug scanner.
-    pub fn start(cfg: CameraConfig) -> Result<Arc<CameraManager>> {
+    /// Create the manager over a camera discovery backend and start the hotplug scanner.
+    pub fn start(cfg: CameraConfig, discovery: Box<dyn Discovery>) -> Result<Arc<CameraManager>> {
         crate::pipeline::init()?;
-        let mut sims = Vec::new();
-        if cfg.sim {
-            sims.push((
-                Role::Document,
-                Arc::new(SimCamera::new(
-                    SimKind::Document,
-                    "document",
-                    cfg.sim_document_image.clone(),
-                )),
-            ));
-            sims.push((
-                Role::Portrait,
-                Arc::new(SimCamera::new(SimKind::Portrait, "portrait", None)),
-            ));
-            if cfg.sim_all_roles {
-                sims.push((
-                    Role::Portrait2,
-                    Arc::new(SimCamera::new(SimKind::Portrait, "portrait2", None)),
-                ));
-                sims.push((
-                    Role::Ir1,
-                    Arc::new(SimCamera::new(SimKind::Infrared, "ir1", None)),
-                ));
-                sims.push((
-                    Role::Ir2,
-                    Arc::new(SimCamera::new(SimKind::Infrared, "ir2", None)),
-                ));
-            }
-        }
         let slots = Role::ALL
             .iter()
             .map(|r| {
@@ -234,12 +182,8 @@ impl CameraManager {
             .collect();
         let mgr = Arc::new_cyclic(|me| CameraManager {
             cfg,
-            inner: Mutex::new(Inner {
-                slots,
-                known: HashMap::new(),
-                rejected: HashMap::new(),
-            }),
-            sims,
+            inner: Mutex::new(Inner { slots }),
+            discovery,
             me: me.clone(),
         });
         mgr.scan();
@@ -261,58 +205,15 @@ impl CameraManager {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The simulated camera of a role (tests unplug it with `set_present(false)`).
-    pub fn sim_camera(&self, role: Role) -> Option<Arc<SimCamera>> {
-        self.sims
-            .iter()
-            .find(|(r, _)| *r == role)
-            .map(|(_, c)| c.clone())
-    }
-
     /// Look for devices, assign them to roles, notice removals.
     pub fn scan(&self) {
-        let mut found: Vec<Arc<dyn CameraDevice>> = Vec::new();
-        let mut sim_roles: HashMap<String, Role> = HashMap::new();
-        if self.cfg.sim {
-            for (role, c) in &self.sims {
-                if c.present() {
-                    sim_roles.insert(c.identity().key.clone(), *role);
-                    found.push(c.clone());
-                }
-            }
-        } else {
-            let (known, mut rejected) = {
-                let inner = self.lock();
-                (inner.known.clone(), inner.rejected.clone())
-            };
-            let nodes = video_nodes(&self.cfg.dev_dir);
-            rejected.retain(|k, _| nodes.iter().any(|n| n.display().to_string() == *k));
-            for node in nodes {
-                let key = node.display().to_string();
-                let changed = std::fs::metadata(&node).and_then(|m| m.modified()).ok();
-                match known.get(&key) {
-                    Some(d) if d.present() => found.push(d.clone()),
-                    _ if rejected.get(&key).is_some_and(|(t, at)| {
-                        Some(t) == changed.as_ref() && at.elapsed() < REPROBE
-                    }) => {}
-                    _ => {
-                        if let Some(c) = V4l2Camera::probe(&node) {
-                            tracing::info!(device = %key, card = %c.identity().card, "camera found");
-                            rejected.remove(&key);
-                            found.push(Arc::new(c));
-                        } else if let Some(t) = changed {
-                            rejected.insert(key, (t, Instant::now()));
-                        }
-                    }
-                }
-            }
-            self.lock().rejected = rejected;
-        }
-        let mut inner = self.lock();
-        inner.known = found
+        let scanned = self.discovery.scan();
+        let fixed_roles: HashMap<String, Role> = scanned
             .iter()
-            .map(|d| (d.identity().key.clone(), d.clone()))
+            .filter_map(|f| f.role.map(|r| (f.device.identity().key.clone(), r)))
             .collect();
+        let found: Vec<Arc<dyn CameraDevice>> = scanned.into_iter().map(|f| f.device).collect();
+        let mut inner = self.lock();
         // Drop assignments whose device is gone.
         for (role, slot) in inner.slots.iter_mut() {
             if let Some(d) = &slot.device {
@@ -344,9 +245,14 @@ impl CameraManager {
             }
             let pick = if let Some(pat) = self.cfg.roles.get(&role).filter(|p| !p.is_empty()) {
                 free.iter().position(|d| d.identity().matches(pat))
-            } else if self.cfg.sim {
-                free.iter()
-                    .position(|d| sim_roles.get(&d.identity().key) == Some(&role))
+            } else if let Some(i) = free
+                .iter()
+                .position(|d| fixed_roles.get(&d.identity().key) == Some(&role))
+            {
+                Some(i)
+            } else if !fixed_roles.is_empty() {
+                // Cameras built for roles (simulated ones) take no other role.
+                None
             } else if matches!(role, Role::Ir1 | Role::Ir2) {
                 None
             } else {
@@ -468,7 +374,7 @@ impl CameraManager {
         slot.hub.set_state(HubState::Removed);
         drop(inner);
         // Forget the device so the scanner probes it afresh (it may come back).
-        self.lock().known.retain(|_, d| d.present());
+        self.discovery.forget_absent();
     }
 
     fn release_if_unused(&self, slot: &mut Slot) {

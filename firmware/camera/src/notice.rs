@@ -47,7 +47,7 @@ pub fn picture(n: Notice, width: u32, height: u32) -> Result<Bytes> {
          valignment=center halignment=center line-alignment=center color=0xffe0e0e0 shaded-background=false ! \
          videoconvert ! jpegenc quality=85 ! appsink name=out"
     );
-    let jpeg = crate::sim::one_shot(&desc, None)?;
+    let jpeg = crate::pipeline::one_shot(&desc, None)?;
     CACHE
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -276,6 +276,45 @@ pub fn wait_first_frame(hub: &Hub, after: u64, timeout: Duration) -> bool {
     false
 }
 
+/// Run a small pipeline (`appsrc name=in` optional, `appsink name=out`) and return the first
+/// buffer it produces.
+pub fn one_shot(desc: &str, input: Option<Vec<u8>>) -> Result<Bytes> {
+    init()?;
+    let p = gst::parse::launch(desc)
+        .map_err(|e| CamError::Internal(format!("{desc}: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| CamError::Internal("not a pipeline".into()))?;
+    let sink = p
+        .by_name("out")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| CamError::Internal("no appsink".into()))?;
+    p.set_state(gst::State::Playing)
+        .map_err(|e| CamError::Internal(format!("one-shot pipeline: {e}")))?;
+    if let Some(data) = input {
+        if let Some(src) = p
+            .by_name("in")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        {
+            let mut buf = gst::Buffer::from_mut_slice(data);
+            if let Some(b) = buf.get_mut() {
+                b.set_pts(gst::ClockTime::ZERO);
+            }
+            let _ = src.push_buffer(buf);
+            let _ = src.end_of_stream();
+        }
+    }
+    let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(20));
+    let _ = p.set_state(gst::State::Null);
+    let sample = sample.ok_or_else(|| CamError::Internal(format!("no output from {desc}")))?;
+    let buf = sample
+        .buffer_owned()
+        .ok_or_else(|| CamError::Internal("empty sample".into()))?;
+    let map = buf
+        .into_mapped_buffer_readable()
+        .map_err(|_| CamError::Internal("unmappable buffer".into()))?;
+    Ok(Bytes::from_owner(map))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

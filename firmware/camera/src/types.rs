@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use apierror::{ApiError, ErrorKind, Text};
+
 /// The vendor's camera roles. `camidx` "0", "1", "2"; the infrared pair has no camidx in the
 /// vendor API (it shows in `video=status` as videoIR1/videoIR2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -172,5 +174,51 @@ impl fmt::Display for CamError {
 }
 
 impl std::error::Error for CamError {}
+
+/// The one place camera errors become vendor codes.
+impl From<CamError> for ApiError {
+    fn from(e: CamError) -> ApiError {
+        match e {
+            CamError::NotConnected(r) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("摄像头 {} 未连接", r.status_key()),
+                    format!("camera {} is not connected", r.status_key()),
+                ),
+            ),
+            CamError::Device(d) => ApiError::with(ErrorKind::DeviceUnavailable, Text::same(d)),
+            CamError::NoFrames(r) => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    format!("摄像头 {} 没有输出图像", r.status_key()),
+                    format!("camera {} delivers no frames", r.status_key()),
+                ),
+            ),
+            CamError::BadResolution { valid } => ApiError::invalid(
+                "resolution",
+                Text::new(
+                    format!("设备不支持该分辨率，可用：{}", valid.join("|")),
+                    format!("not supported by the camera; valid: {}", valid.join("|")),
+                ),
+            ),
+            CamError::BadFormat { valid } => ApiError::invalid(
+                "video_type",
+                Text::new(
+                    format!("设备不支持该格式，可用：{}", valid.join("、")),
+                    format!("not supported by the camera; valid: {}", valid.join(", ")),
+                ),
+            ),
+            CamError::UnknownProperty(p) => ApiError::invalid(
+                "key",
+                Text::new(format!("未知的属性 {p}"), format!("unknown property {p}")),
+            ),
+            CamError::BadValue(v) => ApiError::invalid(
+                "value",
+                Text::new(format!("不是数字：{v}"), format!("not a number: {v}")),
+            ),
+            CamError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
 
 pub type Result<T> = std::result::Result<T, CamError>;

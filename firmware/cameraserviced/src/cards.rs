@@ -8,72 +8,19 @@ use std::time::Duration;
 
 use api::{ApiError, ErrorKind, Reply, Table, Text};
 use base64::Engine;
-use cards::apdu::CardError;
 use cards::idcard::{self, Kind};
-use cards::magstripe::StripeReader;
+use cards::magstripe::{MagError, StripeReader};
 use cards::pcsc_reader::SmartCardReaders;
-use cards::reader::{CardData, IdCardReader, ReadError};
+use cards::reader::{CardData, IdCardReader};
 use cards::wlt::WltDecoder;
 use cards::{emv, pcsc_reader, social};
 use serde_json::{json, Map, Value};
 
-use crate::images::on;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::common::{on, B64};
 
 pub struct IdCards {
     reader: Box<dyn IdCardReader>,
     decoder: Option<WltDecoder>,
-}
-
-fn read_error(e: ReadError) -> ApiError {
-    match e {
-        ReadError::NotConfigured(key) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("未配置身份证阅读器（{key}）"),
-                format!("no ID card reader configured ({key})"),
-            ),
-        ),
-        ReadError::NoCard => ApiError::with(
-            ErrorKind::NoData,
-            Text::new(
-                "未检测到身份证，请将证件放到读卡区",
-                "no ID card on the reader",
-            ),
-        ),
-        ReadError::Status(s) => ApiError::with(
-            ErrorKind::NoData,
-            Text::new(
-                format!(
-                    "读卡失败：{}（SW3 {s:02X}），请重新放卡",
-                    cards::sam::sw3_text(s)
-                ),
-                format!(
-                    "reading the card failed: {} (SW3 {s:02X}); place the card again",
-                    cards::sam::sw3_text(s)
-                ),
-            ),
-        ),
-        ReadError::NoAnswer => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new("身份证阅读器无响应", "the ID card reader does not answer"),
-        ),
-        ReadError::NoDevice(d) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("身份证阅读器不可用：{d}"),
-                format!("ID card reader unavailable: {d}"),
-            ),
-        ),
-        ReadError::Garbled(d) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("身份证阅读器通讯错误：{d}"),
-                format!("ID card reader communication error: {d}"),
-            ),
-        ),
-    }
 }
 
 impl IdCards {
@@ -93,7 +40,7 @@ impl IdCards {
     }
 
     fn init(&self) -> Result<Reply, ApiError> {
-        self.reader.init().map_err(read_error)?;
+        self.reader.init()?;
         Ok(Reply::ok())
     }
 
@@ -103,12 +50,12 @@ impl IdCards {
     }
 
     fn sam_id(&self) -> Result<Reply, ApiError> {
-        let id = self.reader.sam_id().map_err(read_error)?;
+        let id = self.reader.sam_id()?;
         Ok(Reply::ok().with("samID", json!(id)))
     }
 
     fn read(&self) -> Result<Reply, ApiError> {
-        let card = self.reader.read_card().map_err(read_error)?;
+        let card = self.reader.read_card()?;
         Ok(self.card_reply(card))
     }
 
@@ -191,43 +138,6 @@ fn photo_jpeg(d: &WltDecoder, wlt: &[u8]) -> Result<Vec<u8>, String> {
     imaging::codec::encode_jpeg(&img, 90, (350, 350)).map_err(|e| e.to_string())
 }
 
-fn card_error(e: CardError) -> ApiError {
-    match e {
-        CardError::NoReader(d) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("读卡器不可用：{d}"),
-                format!("card reader unavailable: {d}"),
-            ),
-        ),
-        CardError::NoCard => ApiError::with(
-            ErrorKind::NoData,
-            Text::new("未检测到卡片，请插卡或放卡", "no card in the reader"),
-        ),
-        CardError::Removed => ApiError::with(
-            ErrorKind::NoData,
-            Text::new(
-                "读卡过程中卡片被移走，请重新放卡",
-                "the card was removed during the read",
-            ),
-        ),
-        CardError::Io(d) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("读卡器通讯错误：{d}"),
-                format!("card reader error: {d}"),
-            ),
-        ),
-        e @ (CardError::Status(..) | CardError::Invalid(_)) => ApiError::with(
-            ErrorKind::NoData,
-            Text::new(
-                format!("卡片无法读取：{e}"),
-                format!("the card cannot be read: {e}"),
-            ),
-        ),
-    }
-}
-
 /// Smart card reads, one at a time.
 pub struct SmartCards {
     readers: Box<dyn SmartCardReaders>,
@@ -249,8 +159,7 @@ impl SmartCards {
     fn social(&self) -> Result<Reply, ApiError> {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let (c, reader) =
-            pcsc_reader::read_with(self.readers.as_ref(), &self.social_reader, social::read)
-                .map_err(card_error)?;
+            pcsc_reader::read_with(self.readers.as_ref(), &self.social_reader, social::read)?;
         tracing::info!(%reader, "social security card read");
         let nation = idcard::nation_name(&c.nation_code);
         let info = json!({
@@ -274,8 +183,7 @@ impl SmartCards {
     fn bank(&self) -> Result<Reply, ApiError> {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let (c, reader) =
-            pcsc_reader::read_with(self.readers.as_ref(), &self.bank_reader, emv::read)
-                .map_err(card_error)?;
+            pcsc_reader::read_with(self.readers.as_ref(), &self.bank_reader, emv::read)?;
         tracing::info!(%reader, "bank card read");
         let amount = |tag: u32| emv::yuan(c.get(tag));
         let info = json!({
@@ -352,24 +260,10 @@ impl MagCards {
     }
 
     fn read(&self) -> Result<Reply, ApiError> {
-        use cards::magstripe::MagError;
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let timeout = self.timeout;
         let t = self.reader.swipe(timeout).map_err(|e| match e {
-            MagError::NotConfigured(key) => ApiError::with(
-                ErrorKind::DeviceUnavailable,
-                Text::new(
-                    format!("未配置磁条卡阅读器（{key}）"),
-                    format!("no magnetic stripe reader configured ({key})"),
-                ),
-            ),
-            MagError::NoDevice(d) => ApiError::with(
-                ErrorKind::DeviceUnavailable,
-                Text::new(
-                    format!("磁条卡阅读器不可用：{d}"),
-                    format!("magnetic stripe reader unavailable: {d}"),
-                ),
-            ),
+            // The reader does not know how long it waited: say it here.
             MagError::Timeout => ApiError::with(
                 ErrorKind::NoData,
                 Text::new(
@@ -377,13 +271,7 @@ impl MagCards {
                     format!("no card swiped within {} s", timeout.as_secs_f32()),
                 ),
             ),
-            MagError::Unreadable => ApiError::with(
-                ErrorKind::NoData,
-                Text::new(
-                    "磁条无法读取，请重新刷卡",
-                    "the stripe could not be read; swipe again",
-                ),
-            ),
+            e => e.into(),
         })?;
         let note = (!t.bad.is_empty()).then(|| {
             let list: Vec<String> = t.bad.iter().map(|n| n.to_string()).collect();

@@ -169,6 +169,8 @@ impl Default for ImagingSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraSection {
+    /// "v4l2", "sim", "none"; "" = automatic (see `devices`).
+    pub backend: String,
     /// Device of each role: a substring of a /dev/v4l/by-id or by-path name, a device path, the
     /// card name or a USB "VID:PID". Empty = automatic (largest sensor = document camera, next =
     /// portrait camera; the infrared cameras only by configuration).
@@ -196,6 +198,7 @@ pub struct CameraSection {
 impl Default for CameraSection {
     fn default() -> Self {
         CameraSection {
+            backend: String::new(),
             document: String::new(),
             portrait: String::new(),
             portrait2: String::new(),

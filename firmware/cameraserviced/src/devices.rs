@@ -13,7 +13,7 @@ use cards::magstripe::{NoStripeReader, StripeReader};
 use cards::pcsc_reader::{NoSmartCardReaders, Pcsc, SmartCardReaders};
 use cards::reader::{IdCardReader, NoIdCardReader, SamModule};
 
-use crate::config::{IdCardSection, MagcardSection, PcscSection};
+use crate::config::{CameraSection, IdCardSection, MagcardSection, PcscSection};
 
 /// A section's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,33 @@ fn choose(
         ));
     }
     Ok(chosen)
+}
+
+/// Camera discovery: V4L2 video nodes, or the simulated cameras.
+pub fn cameras(
+    cfg: &CameraSection,
+    sim: bool,
+) -> Result<Box<dyn camera::discovery::Discovery>, String> {
+    Ok(
+        match choose("camera", &cfg.backend, "v4l2", false, sim, true)? {
+            Backend::Real => Box::new(camera::discovery::V4l2Discovery::new("/dev".into())),
+            Backend::Sim => sim_cameras(cfg),
+            Backend::None => Box::new(camera::discovery::NoCameras),
+        },
+    )
+}
+
+#[cfg(feature = "sim")]
+fn sim_cameras(cfg: &CameraSection) -> Box<dyn camera::discovery::Discovery> {
+    tracing::info!("cameras: simulated");
+    let image = (!cfg.sim_document_image.is_empty())
+        .then(|| std::path::PathBuf::from(&cfg.sim_document_image));
+    Box::new(devsim::camera::SimDiscovery::new(image, cfg.sim_all_roles))
+}
+
+#[cfg(not(feature = "sim"))]
+fn sim_cameras(_: &CameraSection) -> Box<dyn camera::discovery::Discovery> {
+    unreachable!("checked by choose()")
 }
 
 /// The ID card reader: a SAM module on a serial port (the simulated module sits on a

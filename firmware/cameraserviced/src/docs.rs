@@ -4,16 +4,12 @@
 
 use std::sync::Arc;
 
-use api::{ApiError, ApiRequest, ErrorKind, Reply, Table, Text};
+use api::{ApiError, ApiRequest, Reply, Table, Text};
 use base64::Engine;
 use documents::DocError;
 use serde_json::{json, Map, Value};
 
-use crate::images::{
-    grab, img_error, on_heavy, store_error, Images, Work, BARCODE_BYTES_PER_PIXEL,
-};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::common::{grab, now_text, on_heavy, Images, Work, B64, BARCODE_BYTES_PER_PIXEL};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -29,26 +25,6 @@ impl Kind {
             Kind::Tif => "tif",
             Kind::Ofd => "ofd",
         }
-    }
-}
-
-fn doc_error(e: DocError) -> ApiError {
-    match e {
-        DocError::Empty => ApiError::invalid(
-            "source_image",
-            Text::new(
-                "图像数组为空：至少需要一张图像",
-                "the image array is empty: at least one image is needed",
-            ),
-        ),
-        DocError::BadSource { index, detail } => ApiError::with(
-            ErrorKind::InvalidParam,
-            Text::new(
-                format!("第 {} 张图像无法使用：{detail}", index + 1),
-                format!("image {} is not usable: {detail}", index + 1),
-            ),
-        ),
-        DocError::Build(d) => ApiError::internal(d),
     }
 }
 
@@ -98,7 +74,7 @@ fn source_object(
 fn merge(c: &Images, mut req: ApiRequest, kind: Kind) -> Result<Reply, ApiError> {
     let list = sources(&mut req)?;
     if list.is_empty() {
-        return Err(doc_error(DocError::Empty));
+        return Err(DocError::Empty.into());
     }
     let mut work = Work::new(c);
     let mut data = Vec::with_capacity(list.len());
@@ -133,17 +109,15 @@ fn merge(c: &Images, mut req: ApiRequest, kind: Kind) -> Result<Reply, ApiError>
             &data,
             &documents::ofd::Meta {
                 doc_id: uuid.simple().to_string(),
-                creation_date: crate::images::now_text()[..10].to_string(),
+                creation_date: now_text()[..10].to_string(),
             },
         ),
-    }
-    .map_err(doc_error)?;
+    }?;
     drop(data);
     // Written only once the whole document exists, atomically: a failed call leaves nothing.
     let p = c
         .store
-        .write_generated_as(&uuid.to_string(), kind.ext(), &doc)
-        .map_err(store_error)?;
+        .write_generated_as(&uuid.to_string(), kind.ext(), &doc)?;
     Ok(Reply::ok()
         .with("filepath", json!(c.store.client_path(&p)))
         .with("base64", json!(B64.encode(&doc))))
@@ -228,7 +202,7 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
         Some(src) if !src.is_empty() => {
             let data = work.source(&c.store, &src, false, 1)?;
             work.admit_encoded(&data, BARCODE_BYTES_PER_PIXEL)?;
-            imaging::codec::decode(&data).map_err(img_error)?
+            imaging::codec::decode(&data)?
         }
         _ => {
             let pic = grab(&c.cams, camera::Role::Document)?;
@@ -246,7 +220,7 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
             rect_correct: true,
             ..Default::default()
         };
-        let crops = imaging::process::crop(img.clone(), &opts).map_err(img_error)?;
+        let crops = imaging::process::crop(img.clone(), &opts)?;
         if let Some(doc) = crops.first() {
             codes = read_codes(&region(doc, roi)?, binary)?;
             // No document found: the crop was the whole picture.

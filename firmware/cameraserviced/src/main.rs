@@ -2,6 +2,7 @@
 //! the protocol table, serves HTTP and WebSocket, talks to systemd.
 
 mod cards;
+mod common;
 mod config;
 mod devices;
 mod docs;
@@ -284,8 +285,9 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         system::Identity::from_config(&cfg.device),
         cache,
     );
-    let cams = camera::CameraManager::start(camera_config(&cfg, sim))
-        .map_err(|e| format!("cameras: {e}"))?;
+    let cams =
+        camera::CameraManager::start(camera_config(&cfg), devices::cameras(&cfg.camera, sim)?)
+            .map_err(|e| format!("cameras: {e}"))?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     video::register(&mut table, &mut params, cams.clone(), stop_rx);
@@ -310,7 +312,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             None
         }
     };
-    let image_ctx = Arc::new(images::Images {
+    let image_ctx = Arc::new(common::Images {
         cams: cams.clone(),
         store: Arc::new(store),
         font,
@@ -428,7 +430,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn camera_config(cfg: &Config, sim: bool) -> camera::CameraConfig {
+fn camera_config(cfg: &Config) -> camera::CameraConfig {
     use camera::Role;
     let c = &cfg.camera;
     let roles = [
@@ -443,10 +445,6 @@ fn camera_config(cfg: &Config, sim: bool) -> camera::CameraConfig {
     .map(|(r, p)| (r, p.trim().to_string()))
     .collect();
     camera::CameraConfig {
-        sim,
-        sim_document_image: (!c.sim_document_image.is_empty())
-            .then(|| PathBuf::from(&c.sim_document_image)),
-        sim_all_roles: c.sim_all_roles,
         roles,
         preview_width: c.preview_width.max(16),
         preview_fps: c.preview_fps,

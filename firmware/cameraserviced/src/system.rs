@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use api::{handler, ApiError, ErrorKind, ParamRoutes, Reply, Text};
+use api::{blocking, handler, ApiError, ErrorKind, ParamRoutes, Reply, Text};
 use serde_json::{json, Value};
-use storage::{KvError, KvStore};
+use storage::KvStore;
 
 use crate::config::DeviceConfig;
 
@@ -45,32 +45,6 @@ fn board_serial() -> Option<String> {
         .trim_matches(|c: char| c == '\0' || c.is_whitespace())
         .to_string();
     (!s.is_empty()).then_some(s)
-}
-
-fn kv_error(e: KvError) -> ApiError {
-    match e {
-        KvError::Full {
-            max_entries,
-            max_bytes,
-        } => ApiError::with(
-            ErrorKind::Storage,
-            Text::new(
-                format!("缓存数据已满（最多 {max_entries} 项、{max_bytes} 字节），未保存"),
-                format!("cache data is full (at most {max_entries} keys, {max_bytes} bytes); not stored"),
-            ),
-        ),
-        KvError::Io(e) => ApiError::with(ErrorKind::Storage, Text::same(e.to_string())),
-    }
-}
-
-/// Run blocking store work off the async runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, KvError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(kv_error)
 }
 
 pub fn register(params: &mut ParamRoutes, id: Identity, cache: Arc<KvStore>) {
@@ -127,7 +101,7 @@ pub fn register(params: &mut ParamRoutes, id: Identity, cache: Arc<KvStore>) {
                     Some(Value::String(s)) => s.clone(),
                     _ => value,
                 };
-                blocking(move || c.set(&key, &value)).await?;
+                blocking(move || Ok(c.set(&key, &value)?)).await?;
                 Ok(Reply::ok())
             }
         }),
@@ -138,7 +112,7 @@ pub fn register(params: &mut ParamRoutes, id: Identity, cache: Arc<KvStore>) {
         handler(move |_| {
             let c = c.clone();
             async move {
-                blocking(move || c.clear()).await?;
+                blocking(move || Ok(c.clear()?)).await?;
                 Ok(Reply::ok())
             }
         }),

@@ -5,81 +5,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::{handler, ApiError, ApiRequest, ErrorKind, ParamRoutes, Reply, Table, Text, Transport};
+use api::{blocking, handler, ApiError, ApiRequest, ParamRoutes, Reply, Table, Text, Transport};
 use base64::Engine;
 use bytes::Bytes;
-use camera::{CamError, CameraManager, HubState, PixelFormat, Role, Watch};
+use camera::{CameraManager, HubState, PixelFormat, Role, Watch};
 use futures_util::stream;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-/// The one place camera errors become vendor codes.
-pub fn cam_error(e: CamError) -> ApiError {
-    match e {
-        CamError::NotConnected(r) => ApiError::with(
-            ErrorKind::DeviceUnavailable,
-            Text::new(
-                format!("摄像头 {} 未连接", r.status_key()),
-                format!("camera {} is not connected", r.status_key()),
-            ),
-        ),
-        CamError::Device(d) => ApiError::with(ErrorKind::DeviceUnavailable, Text::same(d)),
-        CamError::NoFrames(r) => ApiError::with(
-            ErrorKind::NoData,
-            Text::new(
-                format!("摄像头 {} 没有输出图像", r.status_key()),
-                format!("camera {} delivers no frames", r.status_key()),
-            ),
-        ),
-        CamError::BadResolution { valid } => ApiError::invalid(
-            "resolution",
-            Text::new(
-                format!("设备不支持该分辨率，可用：{}", valid.join("|")),
-                format!("not supported by the camera; valid: {}", valid.join("|")),
-            ),
-        ),
-        CamError::BadFormat { valid } => ApiError::invalid(
-            "video_type",
-            Text::new(
-                format!("设备不支持该格式，可用：{}", valid.join("、")),
-                format!("not supported by the camera; valid: {}", valid.join(", ")),
-            ),
-        ),
-        CamError::UnknownProperty(p) => ApiError::invalid(
-            "key",
-            Text::new(format!("未知的属性 {p}"), format!("unknown property {p}")),
-        ),
-        CamError::BadValue(v) => ApiError::invalid(
-            "value",
-            Text::new(format!("不是数字：{v}"), format!("not a number: {v}")),
-        ),
-        CamError::Internal(e) => ApiError::internal(e),
-    }
-}
-
-/// `camidx` of a request (default "0").
-pub fn role_of(req: &ApiRequest) -> Result<Role, ApiError> {
-    let s = req.fields().str("camidx").unwrap_or_default();
-    Role::from_camidx(&s).ok_or_else(|| {
-        ApiError::invalid(
-            "camidx",
-            Text::new(
-                format!("未知的摄像头 {s}，可用 \"0\"、\"1\"、\"2\""),
-                format!("unknown camera {s}; use \"0\", \"1\" or \"2\""),
-            ),
-        )
-    })
-}
-
-/// Run a blocking camera call off the async runtime.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, CamError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(cam_error)
-}
+use crate::common::{role_of, B64};
 
 /// Releases a stream's hold on the camera off the async runtime (stopping a pipeline blocks).
 struct Holder(Option<Watch>);
@@ -201,7 +135,7 @@ pub fn register(
             let (c, shutdown) = (c.clone(), shutdown.clone());
             async move {
                 let role = role_of(&req)?;
-                let w = blocking(move || c.watch(role)).await?;
+                let w = blocking(move || Ok(c.watch(role)?)).await?;
                 Ok(Reply::Http(api::mjpeg::response(frames(w), shutdown)))
             }
         }),
@@ -212,7 +146,7 @@ pub fn register(
         let c = c.clone();
         async move {
             let role = role_of(&req)?;
-            blocking(move || c.open(role)).await?;
+            blocking(move || Ok(c.open(role)?)).await?;
             Ok(Reply::ok())
         }
     });
@@ -223,7 +157,7 @@ pub fn register(
         let c = c.clone();
         async move {
             let role = role_of(&req)?;
-            blocking(move || c.close(role)).await?;
+            blocking(move || Ok(c.close(role)?)).await?;
             Ok(Reply::ok())
         }
     });
@@ -282,7 +216,7 @@ pub fn register(
                         )
                     })?;
                 let n = name.clone();
-                match blocking(move || c.set_property(role, &n, &value)).await? {
+                match blocking(move || Ok(c.set_property(role, &n, &value)?)).await? {
                     Some(_) => Ok(Reply::ok()),
                     None => Err(ApiError::not_available(Text::new(
                         format!("摄像头不支持属性 {name}"),
@@ -305,7 +239,7 @@ pub fn register(
                     .fields()
                     .str_nonempty("key")
                     .ok_or_else(|| ApiError::missing("key"))?;
-                let st = blocking(move || c.get_property(role, &key)).await?;
+                let st = blocking(move || Ok(c.get_property(role, &key)?)).await?;
                 Ok(match st {
                     None => Reply::ok().with("settable", "1"),
                     Some(s) => Reply::ok()
@@ -333,7 +267,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let list = blocking(move || c.resolutions(role)).await?;
+                let list = blocking(move || Ok(c.resolutions(role)?)).await?;
                 Ok(Reply::ok().with("resolution", list.join("|")))
             }
         }),
@@ -345,7 +279,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let (w, h) = blocking(move || c.current_resolution(role)).await?;
+                let (w, h) = blocking(move || Ok(c.current_resolution(role)?)).await?;
                 Ok(Reply::ok().with("resolution", format!("{w}x{h}")))
             }
         }),
@@ -362,7 +296,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
                 let (Some(w), Some(h)) = (w, h) else {
                     return Err(ApiError::missing("resolution.width/height"));
                 };
-                let (w, h) = blocking(move || c.set_resolution(role, w, h)).await?;
+                let (w, h) = blocking(move || Ok(c.set_resolution(role, w, h)?)).await?;
                 Ok(Reply::ok().with("resolution", format!("{w}x{h}")))
             }
         }),
@@ -374,7 +308,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let list = blocking(move || c.video_types(role)).await?;
+                let list = blocking(move || Ok(c.video_types(role)?)).await?;
                 Ok(Reply::ok().with("available_video_type", list))
             }
         }),
@@ -386,7 +320,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let f = blocking(move || c.video_type(role)).await?;
+                let f = blocking(move || Ok(c.video_type(role)?)).await?;
                 Ok(Reply::ok().with("video_type", f.vendor_name()))
             }
         }),
@@ -405,7 +339,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
                         Text::new("应为 \"MJPG\" 或 \"YUY2\"", "expected \"MJPG\" or \"YUY2\""),
                     )
                 })?;
-                blocking(move || c.set_video_type(role, f)).await?;
+                blocking(move || Ok(c.set_video_type(role, f)?)).await?;
                 Ok(Reply::ok())
             }
         }),
@@ -417,7 +351,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let (w, h) = blocking(move || c.preview_resolution(role)).await?;
+                let (w, h) = blocking(move || Ok(c.preview_resolution(role)?)).await?;
                 Ok(Reply::ok().with(
                     "preview_resolution",
                     json!({"width": w.to_string(), "height": h.to_string()}),
@@ -447,7 +381,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
                             (h as u64 * cw as u64 / ch.max(1) as u64) as u32
                         }
                     };
-                    c.set_preview_resolution(role, width)
+                    Ok(c.set_preview_resolution(role, width)?)
                 })
                 .await?;
                 Ok(Reply::ok().with(
@@ -471,7 +405,7 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
                         Text::new("应为 1 到 60", "expected 1 to 60"),
                     ));
                 }
-                blocking(move || c.set_fps_cap(role, fps as u32)).await?;
+                blocking(move || Ok(c.set_fps_cap(role, fps as u32)?)).await?;
                 Ok(Reply::ok())
             }
         }),
@@ -517,7 +451,7 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                     ));
                 }
                 let fps = fps as u64;
-                let w = blocking(move || c.watch(role)).await?;
+                let w = blocking(move || Ok(c.watch(role)?)).await?;
                 // One stream per connection and camera: a new start replaces the old one.
                 let stop = Arc::new(tokio::sync::Notify::new());
                 if let Some(old) = ws_streams().insert(key.clone(), stop.clone()) {
@@ -539,7 +473,7 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                             continue;
                         }
                         last = Instant::now();
-                        let b64 = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+                        let b64 = B64.encode(&jpeg);
                         let msg = json!({"function": "video_stream", "camidx": camidx, "code": "0", "message": "", "image_base64": b64});
                         if !peer.push(&msg) {
                             break;

@@ -31,6 +31,47 @@ impl std::fmt::Display for CardError {
     }
 }
 
+/// The one place smart card errors become vendor codes.
+impl From<CardError> for apierror::ApiError {
+    fn from(e: CardError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            CardError::NoReader(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("读卡器不可用：{d}"),
+                    format!("card reader unavailable: {d}"),
+                ),
+            ),
+            CardError::NoCard => ApiError::with(
+                ErrorKind::NoData,
+                Text::new("未检测到卡片，请插卡或放卡", "no card in the reader"),
+            ),
+            CardError::Removed => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    "读卡过程中卡片被移走，请重新放卡",
+                    "the card was removed during the read",
+                ),
+            ),
+            CardError::Io(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("读卡器通讯错误：{d}"),
+                    format!("card reader error: {d}"),
+                ),
+            ),
+            e @ (CardError::Status(..) | CardError::Invalid(_)) => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    format!("卡片无法读取：{e}"),
+                    format!("the card cannot be read: {e}"),
+                ),
+            ),
+        }
+    }
+}
+
 /// Something that carries APDUs to a card and back (the answer includes SW1 SW2).
 pub trait Transport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError>;

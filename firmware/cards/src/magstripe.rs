@@ -137,6 +137,41 @@ impl std::fmt::Display for MagError {
     }
 }
 
+/// The one place stripe reader errors become vendor codes. The reader does not know how long it
+/// waited: an adapter that does says so in its own words for [`MagError::Timeout`].
+impl From<MagError> for apierror::ApiError {
+    fn from(e: MagError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            MagError::NotConfigured(key) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("未配置磁条卡阅读器（{key}）"),
+                    format!("no magnetic stripe reader configured ({key})"),
+                ),
+            ),
+            MagError::NoDevice(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("磁条卡阅读器不可用：{d}"),
+                    format!("magnetic stripe reader unavailable: {d}"),
+                ),
+            ),
+            MagError::Timeout => ApiError::with(
+                ErrorKind::NoData,
+                Text::new("等待刷卡超时", "no card swiped in time"),
+            ),
+            MagError::Unreadable => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    "磁条无法读取，请重新刷卡",
+                    "the stripe could not be read; swipe again",
+                ),
+            ),
+        }
+    }
+}
+
 /// The magnetic stripe reader class.
 pub trait StripeReader: Send + Sync {
     /// Wait up to `timeout` for a card swiped after the call.

@@ -41,6 +41,57 @@ impl std::fmt::Display for ReadError {
     }
 }
 
+/// The one place ID card reader errors become vendor codes.
+impl From<ReadError> for apierror::ApiError {
+    fn from(e: ReadError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            ReadError::NotConfigured(key) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("未配置身份证阅读器（{key}）"),
+                    format!("no ID card reader configured ({key})"),
+                ),
+            ),
+            ReadError::NoCard => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    "未检测到身份证，请将证件放到读卡区",
+                    "no ID card on the reader",
+                ),
+            ),
+            ReadError::Status(s) => ApiError::with(
+                ErrorKind::NoData,
+                Text::new(
+                    format!("读卡失败：{}（SW3 {s:02X}），请重新放卡", sam::sw3_text(s)),
+                    format!(
+                        "reading the card failed: {} (SW3 {s:02X}); place the card again",
+                        sam::sw3_text(s)
+                    ),
+                ),
+            ),
+            ReadError::NoAnswer => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new("身份证阅读器无响应", "the ID card reader does not answer"),
+            ),
+            ReadError::NoDevice(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("身份证阅读器不可用：{d}"),
+                    format!("ID card reader unavailable: {d}"),
+                ),
+            ),
+            ReadError::Garbled(d) => ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("身份证阅读器通讯错误：{d}"),
+                    format!("ID card reader communication error: {d}"),
+                ),
+            ),
+        }
+    }
+}
+
 /// Everything read from a card.
 #[derive(Debug, Clone)]
 pub struct CardData {

@@ -47,6 +47,30 @@ impl std::fmt::Display for DocError {
 
 impl std::error::Error for DocError {}
 
+/// The one place document errors become vendor codes.
+impl From<DocError> for apierror::ApiError {
+    fn from(e: DocError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            DocError::Empty => ApiError::invalid(
+                "source_image",
+                Text::new(
+                    "图像数组为空：至少需要一张图像",
+                    "the image array is empty: at least one image is needed",
+                ),
+            ),
+            DocError::BadSource { index, detail } => ApiError::with(
+                ErrorKind::InvalidParam,
+                Text::new(
+                    format!("第 {} 张图像无法使用：{detail}", index + 1),
+                    format!("image {} is not usable: {detail}", index + 1),
+                ),
+            ),
+            DocError::Build(d) => ApiError::internal(d),
+        }
+    }
+}
+
 /// Inspect every source (in order), failing on the first unusable one.
 pub fn inspect_all(sources: &[Vec<u8>]) -> Result<Vec<Source<'_>>, DocError> {
     if sources.is_empty() {

@@ -56,3 +56,32 @@ impl std::fmt::Display for ImgError {
 }
 
 impl std::error::Error for ImgError {}
+
+/// The one place image errors become vendor codes.
+impl From<ImgError> for apierror::ApiError {
+    fn from(e: ImgError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            ImgError::Decode(d) => ApiError::with(
+                ErrorKind::InvalidParam,
+                Text::new(
+                    format!("图像数据无法解码：{d}"),
+                    format!("image data cannot be decoded: {d}"),
+                ),
+            ),
+            // The details are worded in English; the Chinese message says what kind of failure
+            // it is and carries the detail.
+            ImgError::Invalid(d) => ApiError::with(
+                ErrorKind::InvalidParam,
+                Text::new(format!("图像处理参数无效：{d}"), d),
+            ),
+            ImgError::NotAvailable(d) => {
+                ApiError::not_available(Text::new(format!("本设备不支持该功能：{d}"), d))
+            }
+            ImgError::TooLarge(d) => {
+                ApiError::too_large(Text::new(format!("超过设备的像素上限：{d}"), d))
+            }
+            ImgError::Encode(d) => ApiError::internal(d),
+        }
+    }
+}

@@ -35,6 +35,28 @@ impl std::fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
+/// The one place cache data errors become vendor codes.
+impl From<KvError> for apierror::ApiError {
+    fn from(e: KvError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            KvError::Full {
+                max_entries,
+                max_bytes,
+            } => ApiError::with(
+                ErrorKind::Storage,
+                Text::new(
+                    format!("缓存数据已满（最多 {max_entries} 项、{max_bytes} 字节），未保存"),
+                    format!(
+                        "cache data is full (at most {max_entries} keys, {max_bytes} bytes); not stored"
+                    ),
+                ),
+            ),
+            KvError::Io(e) => ApiError::with(ErrorKind::Storage, Text::same(e.to_string())),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Default)]
 struct Entry {
     key: String,

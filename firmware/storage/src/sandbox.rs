@@ -51,6 +51,41 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// The one place storage errors become vendor codes.
+impl From<StoreError> for apierror::ApiError {
+    fn from(e: StoreError) -> apierror::ApiError {
+        use apierror::{ApiError, ErrorKind, Text};
+        match e {
+            StoreError::Refused(p) => ApiError::with(ErrorKind::PathRefused, Text::same(p)),
+            StoreError::BadPath(p) => ApiError::invalid(
+                "filepath",
+                Text::new(format!("路径不可用：{p}"), format!("unusable path: {p}")),
+            ),
+            StoreError::NotFound(p) => ApiError::with(
+                ErrorKind::NotFound,
+                Text::new(format!("文件不存在：{p}"), format!("no such file: {p}")),
+            ),
+            StoreError::Exists(p) => ApiError::invalid(
+                "target_file",
+                Text::new(
+                    format!("目标文件已存在：{p}（cover_target_file 为 \"1\" 时才覆盖）"),
+                    format!(
+                        "the target exists: {p} (overwritten only with cover_target_file \"1\")"
+                    ),
+                ),
+            ),
+            StoreError::Full { quota } => ApiError::with(
+                ErrorKind::Storage,
+                Text::new(
+                    format!("存储空间已满（配额 {quota} 字节）"),
+                    format!("storage full (quota {quota} bytes)"),
+                ),
+            ),
+            StoreError::Io(e) => ApiError::with(ErrorKind::Storage, Text::same(e.to_string())),
+        }
+    }
+}
+
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
         StoreError::Io(e)

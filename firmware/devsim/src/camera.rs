@@ -18,9 +18,10 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
-use crate::controls::{cid, ControlAccess, ControlInfo};
-use crate::device::{CameraDevice, Identity, SourceGuard};
-use crate::types::{CamError, FormatInfo, Mode, PixelFormat, Result, SizeInfo};
+use camera::controls::{cid, ControlAccess, ControlInfo};
+use camera::device::{CameraDevice, Identity, SourceGuard};
+use camera::discovery::{Discovery, Found};
+use camera::types::{CamError, FormatInfo, Mode, PixelFormat, Result, Role, SizeInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimKind {
@@ -381,46 +382,7 @@ fn render(scene: &SceneSource) -> Result<Bytes> {
         "appsrc name=in format=time caps=video/x-raw,format=RGB,width={w},height={h},framerate=0/1 ! videoconvert ! \
          videobalance brightness={b} contrast={c} saturation={s} hue={hue} ! videoconvert ! {out} ! appsink name=out"
     );
-    one_shot(&desc, Some(rgb))
-}
-
-/// Run a small pipeline (`appsrc name=in` optional, `appsink name=out`) and return the first
-/// buffer it produces.
-pub fn one_shot(desc: &str, input: Option<Vec<u8>>) -> Result<Bytes> {
-    crate::pipeline::init()?;
-    let p = gst::parse::launch(desc)
-        .map_err(|e| CamError::Internal(format!("{desc}: {e}")))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| CamError::Internal("not a pipeline".into()))?;
-    let sink = p
-        .by_name("out")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| CamError::Internal("no appsink".into()))?;
-    p.set_state(gst::State::Playing)
-        .map_err(|e| CamError::Internal(format!("one-shot pipeline: {e}")))?;
-    if let Some(data) = input {
-        if let Some(src) = p
-            .by_name("in")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        {
-            let mut buf = gst::Buffer::from_mut_slice(data);
-            if let Some(b) = buf.get_mut() {
-                b.set_pts(gst::ClockTime::ZERO);
-            }
-            let _ = src.push_buffer(buf);
-            let _ = src.end_of_stream();
-        }
-    }
-    let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(20));
-    let _ = p.set_state(gst::State::Null);
-    let sample = sample.ok_or_else(|| CamError::Internal(format!("no output from {desc}")))?;
-    let buf = sample
-        .buffer_owned()
-        .ok_or_else(|| CamError::Internal("empty sample".into()))?;
-    let map = buf
-        .into_mapped_buffer_readable()
-        .map_err(|_| CamError::Internal("unmappable buffer".into()))?;
-    Ok(Bytes::from_owner(map))
+    camera::pipeline::one_shot(&desc, Some(rgb))
 }
 
 fn load_image(path: &std::path::Path, w: u32, h: u32) -> Result<Vec<u8>> {
@@ -429,7 +391,7 @@ fn load_image(path: &std::path::Path, w: u32, h: u32) -> Result<Vec<u8>> {
          video/x-raw,format=RGB,width={w},height={h} ! appsink name=out",
         path.display()
     );
-    let b = one_shot(&desc, None)?;
+    let b = camera::pipeline::one_shot(&desc, None)?;
     let stride = ((w * 3 + 3) & !3) as usize;
     if stride == (w * 3) as usize {
         return Ok(b.to_vec());
@@ -550,6 +512,68 @@ pub fn document_scene(w: u32, h: u32) -> Vec<u8> {
         i += 1;
     }
     img
+}
+
+/// The simulated cameras of `--sim` (`camera.backend = "sim"`): a document camera (camidx 0) and
+/// a portrait camera (1); with `all_roles` also a second portrait camera and the infrared pair.
+pub struct SimDiscovery {
+    cams: Vec<(Role, Arc<SimCamera>)>,
+}
+
+impl SimDiscovery {
+    /// `document_image`: what the document camera shows (else a generated page).
+    pub fn new(document_image: Option<PathBuf>, all_roles: bool) -> SimDiscovery {
+        let mut cams = vec![
+            (
+                Role::Document,
+                Arc::new(SimCamera::new(
+                    SimKind::Document,
+                    "document",
+                    document_image,
+                )),
+            ),
+            (
+                Role::Portrait,
+                Arc::new(SimCamera::new(SimKind::Portrait, "portrait", None)),
+            ),
+        ];
+        if all_roles {
+            cams.push((
+                Role::Portrait2,
+                Arc::new(SimCamera::new(SimKind::Portrait, "portrait2", None)),
+            ));
+            cams.push((
+                Role::Ir1,
+                Arc::new(SimCamera::new(SimKind::Infrared, "ir1", None)),
+            ));
+            cams.push((
+                Role::Ir2,
+                Arc::new(SimCamera::new(SimKind::Infrared, "ir2", None)),
+            ));
+        }
+        SimDiscovery { cams }
+    }
+
+    /// The simulated camera of a role (a test can unplug it with `set_present(false)`).
+    pub fn camera(&self, role: Role) -> Option<Arc<SimCamera>> {
+        self.cams
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, c)| c.clone())
+    }
+}
+
+impl Discovery for SimDiscovery {
+    fn scan(&self) -> Vec<Found> {
+        self.cams
+            .iter()
+            .filter(|(_, c)| c.present())
+            .map(|(role, c)| Found {
+                device: c.clone() as Arc<dyn CameraDevice>,
+                role: Some(*role),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
