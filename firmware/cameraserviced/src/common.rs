@@ -138,7 +138,8 @@ pub fn role_of(req: &ApiRequest) -> Result<Role, ApiError> {
 
 /// A picture to process: a JPEG as the camera or the client sent it, or pixels.
 pub enum Picture {
-    Jpeg(Vec<u8>),
+    /// A JPEG as the camera or the client sent it (a camera frame is shared, not copied).
+    Jpeg(bytes::Bytes),
     Pixels(RgbImage),
 }
 
@@ -166,7 +167,7 @@ impl Picture {
 pub fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError> {
     let frame = cams.grab(role)?;
     match frame.kind {
-        FrameKind::Jpeg => Ok(Picture::Jpeg(frame.data.to_vec())),
+        FrameKind::Jpeg => Ok(Picture::Jpeg(frame.data.clone())),
         FrameKind::Yuy2 { stride } => Ok(Picture::Pixels(codec::yuy2_to_rgb(
             &frame.data,
             frame.width,

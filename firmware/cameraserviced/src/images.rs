@@ -281,7 +281,8 @@ fn v15(ctx: &Images, req: &ApiRequest, pic: Picture) -> Result<Reply, ApiError> 
             && codec::has_huffman_tables(j)
             && codec::jfif_compatible(j);
         if untouched {
-            let mut j = j.clone();
+            // The one copy: the resolution is written into the reply's JPEG.
+            let mut j = j.to_vec();
             codec::set_density(&mut j, store_opts.dpi);
             return images_reply(&ctx.store, vec![j], make_uuid);
         }
@@ -385,7 +386,7 @@ fn process_source(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
     let data = work.source(&c.store, &src, false, 1)?;
     let (format, _, _) = work.admit_encoded(&data, PROCESS_BYTES_PER_PIXEL)?;
     let pic = if format == Format::Jpeg {
-        Picture::Jpeg(data)
+        Picture::Jpeg(data.into())
     } else {
         Picture::Pixels(codec::decode(&data)?)
     };
