@@ -53,6 +53,9 @@ pub struct Hub {
     preview_seq: AtomicU64,
     /// Clients that want preview frames (the pipeline's preview branch runs only for them).
     preview_users: AtomicUsize,
+    /// Cap on preview frames a second for clients (0 = none), read by every stream on every
+    /// frame without taking the camera manager's lock.
+    fps_cap: std::sync::atomic::AtomicU32,
 }
 
 impl Default for Hub {
@@ -71,7 +74,17 @@ impl Hub {
             seq: AtomicU64::new(0),
             preview_seq: AtomicU64::new(0),
             preview_users: AtomicUsize::new(0),
+            fps_cap: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// The cap on preview frames a second for clients (0 = none).
+    pub fn fps_cap(&self) -> u32 {
+        self.fps_cap.load(Ordering::Relaxed)
+    }
+
+    pub fn set_fps_cap(&self, fps: u32) {
+        self.fps_cap.store(fps, Ordering::Relaxed);
     }
 
     pub fn publish_full(&self, kind: FrameKind, width: u32, height: u32, data: Bytes) {

@@ -141,7 +141,7 @@ impl Drop for Watch {
 impl Watch {
     /// The current cap on frames a second for this camera's clients.
     pub fn fps_cap(&self) -> u32 {
-        self.mgr.fps_cap(self.role)
+        self.hub.fps_cap()
     }
 
     /// The preview size now in use.
@@ -168,7 +168,11 @@ impl CameraManager {
                     *r,
                     Slot {
                         device: None,
-                        hub: Arc::new(Hub::new()),
+                        hub: Arc::new({
+                            let h = Hub::new();
+                            h.set_fps_cap(cfg.preview_fps);
+                            h
+                        }),
                         settings: Settings::default(),
                         opens: 0,
                         users: 0,
@@ -654,6 +658,7 @@ impl CameraManager {
         let slot = Self::slot(&mut inner, role);
         Self::device_of(slot, role)?;
         slot.settings.fps_cap = Some(fps);
+        slot.hub.set_fps_cap(fps);
         if let Some(p) = slot.pipeline.as_mut() {
             p.set_preview_fps(fps);
         }
