@@ -186,22 +186,7 @@ pub fn on_heavy(
     ctx: &Arc<Images>,
     f: impl Fn(&Images, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
-    let c = ctx.clone();
-    let key = format!("{group}={action}");
-    table.register(
-        group,
-        action,
-        handler(move |req: ApiRequest| {
-            let c = c.clone();
-            let key = key.clone();
-            async move {
-                let slot = c.budget.job(Text::same(key)).await?;
-                let r = blocking(move || f(&c, req)).await;
-                drop(slot);
-                r
-            }
-        }),
-    );
+    register_blocking(table, group, action, ctx, Some(ctx.budget.clone()), f);
 }
 
 /// Register a handler that runs its (blocking) work off the async runtime.
@@ -212,13 +197,34 @@ pub fn on<C: Send + Sync + 'static>(
     ctx: &Arc<C>,
     f: impl Fn(&C, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
+    register_blocking(table, group, action, ctx, None, f);
+}
+
+/// A handler running `f` off the async runtime, after taking a heavy-job slot of `slots` if given.
+fn register_blocking<C: Send + Sync + 'static>(
+    table: &mut Table,
+    group: &str,
+    action: &str,
+    ctx: &Arc<C>,
+    slots: Option<Arc<api::Budget>>,
+    f: impl Fn(&C, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
+) {
     let c = ctx.clone();
+    let key = format!("{group}={action}");
     table.register(
         group,
         action,
         handler(move |req: ApiRequest| {
-            let c = c.clone();
-            async move { blocking(move || f(&c, req)).await }
+            let (c, slots, key) = (c.clone(), slots.clone(), key.clone());
+            async move {
+                let slot = match &slots {
+                    Some(b) => Some(b.job(Text::same(key)).await?),
+                    None => None,
+                };
+                let r = blocking(move || f(&c, req)).await;
+                drop(slot);
+                r
+            }
         }),
     );
 }

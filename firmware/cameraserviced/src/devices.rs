@@ -19,6 +19,7 @@ use crate::config::{CameraSection, IdCardSection, MagcardSection, PcscSection};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     Real,
+    #[cfg(feature = "sim")]
     Sim,
     None,
 }
@@ -33,12 +34,26 @@ fn choose(
     real_without_device: bool,
 ) -> Result<Backend, String> {
     let b = backend.trim().to_ascii_lowercase();
+    #[cfg(not(feature = "sim"))]
+    if sim && b.is_empty() && !device_named {
+        return Err(format!(
+            "--sim: simulated devices ({section}) are not in this build (cargo feature \"sim\")"
+        ));
+    }
     let chosen = match b.as_str() {
         "" if device_named => Backend::Real,
+        #[cfg(feature = "sim")]
         "" if sim => Backend::Sim,
         "" if real_without_device => Backend::Real,
         "" => Backend::None,
+        #[cfg(feature = "sim")]
         "sim" => Backend::Sim,
+        #[cfg(not(feature = "sim"))]
+        "sim" => {
+            return Err(format!(
+                "{section}: simulated devices are not in this build (cargo feature \"sim\")"
+            ))
+        }
         "none" => Backend::None,
         r if r == real => Backend::Real,
         other => {
@@ -47,11 +62,6 @@ fn choose(
             ))
         }
     };
-    if chosen == Backend::Sim && !cfg!(feature = "sim") {
-        return Err(format!(
-            "{section}: simulated devices are not in this build (cargo feature \"sim\")"
-        ));
-    }
     Ok(chosen)
 }
 
@@ -63,23 +73,15 @@ pub fn cameras(
     Ok(
         match choose("camera", &cfg.backend, "v4l2", false, sim, true)? {
             Backend::Real => Box::new(camera::discovery::V4l2Discovery::new("/dev".into())),
-            Backend::Sim => sim_cameras(cfg),
+            #[cfg(feature = "sim")]
+            Backend::Sim => Box::new(devsim::camera::SimDiscovery::new(
+                (!cfg.sim_document_image.is_empty())
+                    .then(|| std::path::PathBuf::from(&cfg.sim_document_image)),
+                cfg.sim_all_roles,
+            )),
             Backend::None => Box::new(camera::discovery::NoCameras),
         },
     )
-}
-
-#[cfg(feature = "sim")]
-fn sim_cameras(cfg: &CameraSection) -> Box<dyn camera::discovery::Discovery> {
-    tracing::info!("cameras: simulated");
-    let image = (!cfg.sim_document_image.is_empty())
-        .then(|| std::path::PathBuf::from(&cfg.sim_document_image));
-    Box::new(devsim::camera::SimDiscovery::new(image, cfg.sim_all_roles))
-}
-
-#[cfg(not(feature = "sim"))]
-fn sim_cameras(_: &CameraSection) -> Box<dyn camera::discovery::Discovery> {
-    unreachable!("checked by choose()")
 }
 
 /// The ID card reader: a SAM module on a serial port (the simulated module sits on a
@@ -100,23 +102,18 @@ pub fn id_card_reader(cfg: &IdCardSection, sim: bool) -> Result<Box<dyn IdCardRe
                 return Err("idcard.backend = \"serial\" needs idcard.port".into())
             }
             Backend::Real => Box::new(SamModule::new(port, &cfg.bauds, timeout)),
-            Backend::Sim => sim_id_card(&cfg.bauds, timeout)?,
+            #[cfg(feature = "sim")]
+            Backend::Sim => {
+                let state =
+                    std::sync::Arc::new(std::sync::Mutex::new(devsim::sam::SimSam::default()));
+                let port = devsim::sam::start(state)
+                    .map_err(|e| format!("simulated ID card module: {e}"))?;
+                tracing::info!(%port, "ID card reader: simulated SAM module");
+                Box::new(SamModule::new(&port, &cfg.bauds, timeout))
+            }
             Backend::None => Box::new(NoIdCardReader("idcard.port".into())),
         },
     )
-}
-
-#[cfg(feature = "sim")]
-fn sim_id_card(bauds: &[u32], timeout: Duration) -> Result<Box<dyn IdCardReader>, String> {
-    let state = std::sync::Arc::new(std::sync::Mutex::new(devsim::sam::SimSam::default()));
-    let port = devsim::sam::start(state).map_err(|e| format!("simulated ID card module: {e}"))?;
-    tracing::info!(%port, "ID card reader: simulated SAM module");
-    Ok(Box::new(SamModule::new(&port, bauds, timeout)))
-}
-
-#[cfg(not(feature = "sim"))]
-fn sim_id_card(_: &[u32], _: Duration) -> Result<Box<dyn IdCardReader>, String> {
-    unreachable!("checked by choose()")
 }
 
 /// The smart card readers: PC/SC, or the simulated social security and bank cards.
@@ -127,23 +124,13 @@ pub fn smart_card_readers(
     Ok(
         match choose("pcsc", &cfg.backend, "pcsc", false, sim, true)? {
             Backend::Real => Box::new(Pcsc),
-            Backend::Sim => sim_smart_cards(),
+            #[cfg(feature = "sim")]
+            Backend::Sim => Box::new(devsim::smartcards::SimSmartCards::default()),
             Backend::None => Box::new(NoSmartCardReaders(
                 "smart card readers are off (pcsc.backend = \"none\")".into(),
             )),
         },
     )
-}
-
-#[cfg(feature = "sim")]
-fn sim_smart_cards() -> Box<dyn SmartCardReaders> {
-    tracing::info!("smart card readers: simulated social security and bank cards");
-    Box::new(devsim::smartcards::SimSmartCards::default())
-}
-
-#[cfg(not(feature = "sim"))]
-fn sim_smart_cards() -> Box<dyn SmartCardReaders> {
-    unreachable!("checked by choose()")
 }
 
 /// The magnetic stripe reader: serial or HID as `magcard.device` says, or simulated.
@@ -162,21 +149,11 @@ pub fn stripe_reader(cfg: &MagcardSection, sim: bool) -> Result<Box<dyn StripeRe
                 return Err("magcard.backend = \"device\" needs magcard.device".into())
             }
             Backend::Real => cards::magstripe::reader_for(device, cfg.baud),
-            Backend::Sim => sim_stripe(),
+            #[cfg(feature = "sim")]
+            Backend::Sim => Box::new(devsim::stripe::SimStripe),
             Backend::None => Box::new(NoStripeReader("magcard.device".into())),
         },
     )
-}
-
-#[cfg(feature = "sim")]
-fn sim_stripe() -> Box<dyn StripeReader> {
-    tracing::info!("magnetic stripe reader: simulated (a card is swiped after each call)");
-    Box::new(devsim::stripe::SimStripe)
-}
-
-#[cfg(not(feature = "sim"))]
-fn sim_stripe() -> Box<dyn StripeReader> {
-    unreachable!("checked by choose()")
 }
 
 #[cfg(test)]
