@@ -4,7 +4,8 @@
 //! A camera runs while `video=open` holds it (count > 0), while clients watch its stream, while a
 //! grab needs it, and for a short linger after a grab. `video=close` that brings the count to 0
 //! closes it: watching streams end with the "device closed" picture (the vendor's behaviour);
-//! a new stream request opens it again. All methods block briefly (GStreamer state changes):
+//! a new stream request opens it again. Each camera has its own lock, so starting or stopping
+//! one never waits for another. All methods block briefly (GStreamer state changes):
 //! call them off the async runtime.
 
 use std::collections::HashMap;
@@ -104,13 +105,12 @@ struct Slot {
     linger_until: Option<Instant>,
 }
 
-struct Inner {
-    slots: HashMap<Role, Slot>,
-}
-
 pub struct CameraManager {
     cfg: CameraConfig,
-    inner: Mutex<Inner>,
+    /// One lock per camera: starting or stopping one camera's pipeline never blocks another.
+    slots: HashMap<Role, Mutex<Slot>>,
+    /// Serialises scans (assignments look at every slot, locked in `Role::ALL` order).
+    scanning: Mutex<()>,
     discovery: Box<dyn Discovery>,
     me: Weak<CameraManager>,
 }
@@ -127,14 +127,13 @@ pub struct Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.hub.remove_preview_user();
-        let mut inner = self.mgr.lock();
-        if let Some(slot) = inner.slots.get_mut(&self.role) {
-            slot.users = slot.users.saturating_sub(1);
-            if let Some(p) = &slot.pipeline {
-                p.set_preview_enabled(slot.hub.preview_users() > 0);
-            }
-            self.mgr.release_if_unused(slot);
+        let mut guard = self.mgr.slot(self.role);
+        let slot = &mut *guard;
+        slot.users = slot.users.saturating_sub(1);
+        if let Some(p) = &slot.pipeline {
+            p.set_preview_enabled(slot.hub.preview_users() > 0);
         }
+        self.mgr.release_if_unused(slot);
     }
 }
 
@@ -166,7 +165,7 @@ impl CameraManager {
             .map(|r| {
                 (
                     *r,
-                    Slot {
+                    Mutex::new(Slot {
                         device: None,
                         hub: Arc::new({
                             let h = Hub::new();
@@ -180,13 +179,14 @@ impl CameraManager {
                         generation: 0,
                         started_seq: 0,
                         linger_until: None,
-                    },
+                    }),
                 )
             })
             .collect();
         let mgr = Arc::new_cyclic(|me| CameraManager {
             cfg,
-            inner: Mutex::new(Inner { slots }),
+            slots,
+            scanning: Mutex::new(()),
             discovery,
             me: me.clone(),
         });
@@ -205,8 +205,13 @@ impl CameraManager {
         Ok(mgr)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The slot of a role, locked.
+    fn slot(&self, role: Role) -> MutexGuard<'_, Slot> {
+        self.slots
+            .get(&role)
+            .expect("every role has a slot")
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Look for devices, assign them to roles, notice removals.
@@ -217,33 +222,41 @@ impl CameraManager {
             .filter_map(|f| f.role.map(|r| (f.device.identity().key.clone(), r)))
             .collect();
         let found: Vec<Arc<dyn CameraDevice>> = scanned.into_iter().map(|f| f.device).collect();
-        let mut inner = self.lock();
+        let _scanning = self.scanning.lock().unwrap_or_else(|p| p.into_inner());
+        // Every slot, locked in one order (the only place that holds more than one).
+        let mut guards: Vec<(Role, MutexGuard<'_, Slot>)> =
+            Role::ALL.iter().map(|r| (*r, self.slot(*r))).collect();
+        // Pipelines of cameras that are gone: stopped once the locks are released.
+        let mut stopped = Vec::new();
         // Drop assignments whose device is gone.
-        for (role, slot) in inner.slots.iter_mut() {
+        for (role, slot) in guards.iter_mut() {
             if let Some(d) = &slot.device {
                 let key = d.identity().key.clone();
                 if !found.iter().any(|f| f.identity().key == key) {
                     tracing::warn!(%role, device = %key, "camera gone");
                     slot.device = None;
-                    if slot.pipeline.take().is_some() || slot.hub.state() == HubState::Running {
+                    let running = slot.hub.state() == HubState::Running;
+                    if let Some(p) = slot.pipeline.take() {
+                        stopped.push(p);
+                        slot.hub.set_state(HubState::Removed);
+                    } else if running {
                         slot.hub.set_state(HubState::Removed);
                     }
                     slot.opens = 0;
                 }
             }
         }
-        let taken: Vec<String> = inner
-            .slots
-            .values()
-            .filter_map(|s| s.device.as_ref().map(|d| d.identity().key.clone()))
+        let taken: Vec<String> = guards
+            .iter()
+            .filter_map(|(_, s)| s.device.as_ref().map(|d| d.identity().key.clone()))
             .collect();
         let mut free: Vec<Arc<dyn CameraDevice>> = found
             .into_iter()
             .filter(|d| !taken.contains(&d.identity().key))
             .collect();
         // Configured roles first, then automatic: the largest sensor is the document camera.
-        for role in Role::ALL {
-            let slot = inner.slots.get_mut(&role).expect("slot");
+        for (role, slot) in guards.iter_mut() {
+            let role = *role;
             if slot.device.is_some() {
                 continue;
             }
@@ -276,14 +289,16 @@ impl CameraManager {
                 slot.device = Some(d);
             }
         }
+        drop(guards);
+        drop(stopped);
     }
 
     fn expire_lingers(&self) {
-        let mut inner = self.lock();
-        for slot in inner.slots.values_mut() {
+        for role in Role::ALL {
+            let mut slot = self.slot(role);
             if slot.linger_until.is_some_and(|t| t <= Instant::now()) {
                 slot.linger_until = None;
-                self.release_if_unused(slot);
+                self.release_if_unused(&mut slot);
             }
         }
     }
@@ -364,10 +379,8 @@ impl CameraManager {
     }
 
     fn on_failure(&self, role: Role, gen: u64, why: &str) {
-        let mut inner = self.lock();
-        let Some(slot) = inner.slots.get_mut(&role) else {
-            return;
-        };
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         if slot.generation != gen || slot.pipeline.is_none() {
             return;
         }
@@ -376,7 +389,7 @@ impl CameraManager {
         slot.opens = 0;
         slot.device = None;
         slot.hub.set_state(HubState::Removed);
-        drop(inner);
+        drop(guard);
         // Forget the device so the scanner probes it afresh (it may come back).
         self.discovery.forget_absent();
     }
@@ -390,14 +403,10 @@ impl CameraManager {
         }
     }
 
-    fn slot(inner: &mut Inner, role: Role) -> &mut Slot {
-        inner.slots.get_mut(&role).expect("every role has a slot")
-    }
-
     /// "no" (not connected), "ok" (connected), "run" (capturing).
     pub fn status(&self, role: Role) -> &'static str {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         match (&slot.device, &slot.pipeline) {
             (None, _) => "no",
             (Some(_), Some(_)) => "run",
@@ -407,8 +416,8 @@ impl CameraManager {
 
     /// `video=open`: count + 1 and start capturing.
     pub fn open(&self, role: Role) -> Result<u32> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         if slot.device.is_none() {
             return Err(CamError::NotConnected(role));
         }
@@ -419,8 +428,8 @@ impl CameraManager {
 
     /// `video=close`: count - 1; at 0 the device is closed and streams end.
     pub fn close(&self, role: Role) -> Result<u32> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         if slot.device.is_none() {
             return Err(CamError::NotConnected(role));
         }
@@ -438,8 +447,8 @@ impl CameraManager {
     /// Watch the preview of a camera (starts it if needed).
     pub fn watch(&self, role: Role) -> Result<Watch> {
         let me = self.me.upgrade().ok_or(CamError::Internal("gone".into()))?;
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         if slot.device.is_none() {
             return Err(CamError::NotConnected(role));
         }
@@ -464,8 +473,8 @@ impl CameraManager {
     /// The next full-resolution frame captured after this call.
     pub fn grab(&self, role: Role) -> Result<Frame> {
         let (hub, after) = {
-            let mut inner = self.lock();
-            let slot = Self::slot(&mut inner, role);
+            let mut guard = self.slot(role);
+            let slot = &mut *guard;
             if slot.device.is_none() {
                 return Err(CamError::NotConnected(role));
             }
@@ -494,8 +503,8 @@ impl CameraManager {
                 break Err(CamError::NoFrames(role));
             }
         };
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         slot.users = slot.users.saturating_sub(1);
         slot.linger_until = Some(Instant::now() + self.cfg.linger);
         result
@@ -535,8 +544,8 @@ impl CameraManager {
 
     /// "WxH" strings the current format offers, largest first.
     pub fn resolutions(&self, role: Role) -> Result<Vec<String>> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         let dev = Self::device_of(slot, role)?;
         let mode = self.mode_of(slot)?;
         Ok(dev
@@ -553,8 +562,8 @@ impl CameraManager {
     }
 
     pub fn current_resolution(&self, role: Role) -> Result<(u32, u32)> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         Self::device_of(slot, role)?;
         let m = self.mode_of(slot)?;
         Ok((m.width, m.height))
@@ -562,8 +571,8 @@ impl CameraManager {
 
     /// Set the capture resolution; the pipeline renegotiates. Returns the applied size.
     pub fn set_resolution(&self, role: Role, width: u32, height: u32) -> Result<(u32, u32)> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         let dev = Self::device_of(slot, role)?;
         let mode = self.mode_of(slot)?;
         let info = dev
@@ -591,8 +600,8 @@ impl CameraManager {
     }
 
     pub fn video_types(&self, role: Role) -> Result<Vec<&'static str>> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         let dev = Self::device_of(slot, role)?;
         Ok(dev
             .formats()
@@ -602,16 +611,16 @@ impl CameraManager {
     }
 
     pub fn video_type(&self, role: Role) -> Result<PixelFormat> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         Self::device_of(slot, role)?;
         Ok(self.mode_of(slot)?.format)
     }
 
     /// Switch MJPG/YUY2; keeps the resolution if the new format offers it, else its largest.
     pub fn set_video_type(&self, role: Role, format: PixelFormat) -> Result<()> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         let dev = Self::device_of(slot, role)?;
         if !dev.formats().iter().any(|f| f.format == format) {
             return Err(CamError::BadFormat {
@@ -627,8 +636,8 @@ impl CameraManager {
 
     /// The preview size in use (height follows the capture aspect ratio).
     pub fn preview_resolution(&self, role: Role) -> Result<(u32, u32)> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         Self::device_of(slot, role)?;
         let m = self.mode_of(slot)?;
         let p = self.preview_of(slot, &m);
@@ -637,8 +646,8 @@ impl CameraManager {
 
     /// Set the preview width (the height is derived from the capture aspect ratio).
     pub fn set_preview_resolution(&self, role: Role, width: u32) -> Result<(u32, u32)> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         Self::device_of(slot, role)?;
         self.change_settings(role, slot, |s| s.preview_width = Some(width.max(16)))?;
         let m = self.mode_of(slot)?;
@@ -647,15 +656,15 @@ impl CameraManager {
     }
 
     pub fn fps_cap(&self, role: Role) -> u32 {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         slot.settings.fps_cap.unwrap_or(self.cfg.preview_fps)
     }
 
     /// Cap the frames a second sent to preview clients.
     pub fn set_fps_cap(&self, role: Role, fps: u32) -> Result<()> {
-        let mut inner = self.lock();
-        let slot = Self::slot(&mut inner, role);
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
         Self::device_of(slot, role)?;
         slot.settings.fps_cap = Some(fps);
         slot.hub.set_fps_cap(fps);
@@ -670,8 +679,8 @@ impl CameraManager {
         let prop =
             controls::property(name).ok_or_else(|| CamError::UnknownProperty(name.into()))?;
         let dev = {
-            let mut inner = self.lock();
-            Self::device_of(Self::slot(&mut inner, role), role)?
+            let slot = self.slot(role);
+            Self::device_of(&slot, role)?
         };
         controls::get_property(dev.as_ref(), prop)
     }
@@ -681,22 +690,21 @@ impl CameraManager {
         let prop =
             controls::property(name).ok_or_else(|| CamError::UnknownProperty(name.into()))?;
         let dev = {
-            let mut inner = self.lock();
-            Self::device_of(Self::slot(&mut inner, role), role)?
+            let slot = self.slot(role);
+            Self::device_of(&slot, role)?
         };
         controls::set_property(dev.as_ref(), prop, value)
     }
 
     /// The hub of a role (for observers such as the legacy WebSocket stream).
     pub fn hub(&self, role: Role) -> Arc<Hub> {
-        let mut inner = self.lock();
-        Self::slot(&mut inner, role).hub.clone()
+        self.slot(role).hub.clone()
     }
 
     /// Stop every camera (daemon shutdown).
     pub fn shutdown(&self) {
-        let mut inner = self.lock();
-        for slot in inner.slots.values_mut() {
+        for role in Role::ALL {
+            let mut slot = self.slot(role);
             if slot.pipeline.take().is_some() {
                 slot.hub.set_state(HubState::Closed);
             }
