@@ -357,12 +357,14 @@ class DaemonFactory:
         sim: bool | None = None,
         env: dict | None = None,
         wait: bool = True,
+        preexec=None,
     ) -> Daemon:
         """Start a daemon.
 
         config: dict written as TOML and passed with --config ({} = an empty file; use_config=False
         passes no --config at all). listen: number of free ports, or explicit port list (all on
-        127.0.0.1). state_dir: reuse a state directory (e.g. for restart tests).
+        127.0.0.1). state_dir: reuse a state directory (e.g. for restart tests). preexec: run in the
+        child before exec (e.g. resource limits).
         """
         binary = daemon_binary()
         if not binary.is_file():
@@ -392,7 +394,7 @@ class DaemonFactory:
         log_path = workdir / "daemon.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=run_env, cwd=workdir)
+                                    env=run_env, cwd=workdir, preexec_fn=preexec)
         d = Daemon(proc, ports, workdir, state_dir, config_path, log_path)
         self.daemons.append(d)
         if wait:

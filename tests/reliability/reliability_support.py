@@ -41,7 +41,7 @@ if str(E2E_DIR) not in sys.path:
     sys.path.insert(0, str(E2E_DIR))
 
 import e2e_support  # noqa: E402
-from e2e_support import LOOPBACK, Daemon, check_api_reply, daemon_binary, free_port, to_toml  # noqa: E402
+from e2e_support import LOOPBACK, Daemon, DaemonFactory, check_api_reply  # noqa: E402
 
 MIB = 1024 * 1024
 PEAK_LIMIT_MIB = 512  # (d): VmHWM of the daemon must stay under this
@@ -162,40 +162,20 @@ class MemoryGuard(threading.Thread):
 
 
 class Daemons:
-    """Starts daemons (mirrors e2e_support.DaemonFactory, plus `preexec` for resource limits) and
-    stops every one at close(): SIGTERM, SIGKILL of that pid only if it hangs."""
+    """Starts daemons through e2e_support.DaemonFactory with the tier's base configuration and a
+    memory guard, and stops every one at close(): SIGTERM, SIGKILL of that pid only if it hangs."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory):
-        self._tmp = tmp_path_factory
+        self._factory = DaemonFactory(tmp_path_factory)
         self.daemons: list[Daemon] = []
 
     def __call__(self, config: dict | None = None, *, sim: bool = True, env: dict | None = None,
                  preexec: Callable[[], None] | None = None, base: dict | None = None) -> Daemon:
-        binary = daemon_binary()
-        if not binary.is_file():
-            pytest.fail(f"daemon binary not built: {binary} (cargo build -p cameraserviced, or set "
-                        f"CAMERASERVICED_BIN)")
-        workdir = self._tmp.mktemp("rdaemon")
-        port = free_port()
-        state_dir = workdir / "state"
-        state_dir.mkdir()
         cfg = merge_config(BASE_CONFIG if base is None else base, config)
-        config_path = workdir / "config.toml"
-        config_path.write_text(to_toml(cfg), encoding="utf-8")
-        cmd = [str(binary), "--config", str(config_path), "--listen", f"{LOOPBACK}:{port}",
-               "--state-dir", str(state_dir)]
-        if sim:
-            cmd.append("--sim")
-        run_env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
-        run_env.setdefault("RUST_BACKTRACE", "1")
-        run_env.update(env or {})
-        log_path = workdir / "daemon.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=run_env, cwd=workdir, preexec_fn=preexec)
-        d = Daemon(proc, [port], workdir, state_dir, config_path, log_path)
+        # The memory guard watches from the start, before the daemon is ready.
+        d = self._factory(cfg, sim=sim, env=env, preexec=preexec, wait=False)
         d.config = cfg
-        d.guard = MemoryGuard(proc)
+        d.guard = MemoryGuard(d.proc)
         d.guard.start()
         self.daemons.append(d)
         d.wait_ready()
@@ -208,6 +188,7 @@ class Daemons:
             if rc not in (0, None) and d.guard.killed_at is None:
                 print(f"[reliability] daemon on port {d.port} stopped with {rc!r}; log tail:\n{d.log_tail(30)}")
         self.daemons.clear()
+        self._factory.daemons.clear()
 
 
 # --------------------------------------------------------------------------- images
@@ -224,20 +205,20 @@ def png_bytes(width: int, height: int, seed: int = 1) -> bytes:
             row += bytes((v, 255 - v, (v * 3) & 0xFF))
         rows.append(bytes(row))
     raw = zlib.compress(b"".join(rows), 9)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return _png(width, height, raw)
 
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height and whose data is a few bytes (truncated)."""
+    return _png(width, height, zlib.compress(b"\x00" * 64))
+
+
+def _png(width: int, height: int, idat: bytes) -> bytes:
+    """An RGB PNG of `width` x `height` with the given compressed image data."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def uniform_grey_jpeg(width: int, height: int) -> bytes:

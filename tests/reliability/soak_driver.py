@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE.parent / "e2e"))
 import websocket  # noqa: E402
 
 from e2e_support import LOOPBACK, MjpegStream, check_api_reply, daemon_binary, free_port, http_request, to_toml  # noqa: E402
+from reliability_support import proc_status  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "3600"))
 INTERVAL = float(os.environ.get("SOAK_INTERVAL", "60"))
@@ -44,13 +45,9 @@ CONFIG = {
 
 
 def status(pid: int) -> dict:
-    out = {}
+    """VmRSS, VmHWM, Threads and open descriptors of the daemon."""
+    out = proc_status(pid)
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM", "Threads"):
-                    out[k] = int(v.split()[0])
         out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         pass
