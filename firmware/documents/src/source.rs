@@ -41,8 +41,10 @@ impl<'a> Source<'a> {
         match Format::sniff(data) {
             Some(Format::Jpeg) => inspect_jpeg(data),
             Some(f) => {
-                let reader =
-                    image::ImageReader::with_format(std::io::Cursor::new(data), to_image_format(f));
+                let reader = image::ImageReader::with_format(
+                    std::io::Cursor::new(data),
+                    imaging::codec::image_format(f),
+                );
                 let (width, height) = reader.into_dimensions().map_err(|e| e.to_string())?;
                 if width == 0 || height == 0 {
                     return Err("the image is empty".into());
@@ -81,7 +83,7 @@ impl<'a> Source<'a> {
             SourceKind::Jpeg { .. } => Format::Jpeg,
             SourceKind::Decode(f) => f,
         };
-        let img = image::load_from_memory_with_format(self.data, to_image_format(f))
+        let img = image::load_from_memory_with_format(self.data, imaging::codec::image_format(f))
             .map_err(|e| e.to_string())?;
         if img.width() != self.width || img.height() != self.height {
             return Err("the decoded size differs from the header".into());
@@ -103,17 +105,6 @@ impl<'a> Source<'a> {
             self.width as f64 / self.dpi.0 as f64 * 72.0,
             self.height as f64 / self.dpi.1 as f64 * 72.0,
         )
-    }
-}
-
-fn to_image_format(f: Format) -> image::ImageFormat {
-    match f {
-        Format::Jpeg => image::ImageFormat::Jpeg,
-        Format::Png => image::ImageFormat::Png,
-        Format::Bmp => image::ImageFormat::Bmp,
-        Format::Tiff => image::ImageFormat::Tiff,
-        Format::Gif => image::ImageFormat::Gif,
-        Format::Webp => image::ImageFormat::WebP,
     }
 }
 

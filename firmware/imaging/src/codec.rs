@@ -67,7 +67,8 @@ impl Format {
     }
 }
 
-fn image_format(f: Format) -> image::ImageFormat {
+/// The image crate's name of a format.
+pub fn image_format(f: Format) -> image::ImageFormat {
     match f {
         Format::Jpeg => image::ImageFormat::Jpeg,
         Format::Png => image::ImageFormat::Png,
