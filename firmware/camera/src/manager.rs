@@ -90,7 +90,6 @@ struct Settings {
     format: Option<PixelFormat>,
     size: Option<(u32, u32)>,
     preview_width: Option<u32>,
-    fps_cap: Option<u32>,
 }
 
 struct Slot {
@@ -348,7 +347,7 @@ impl CameraManager {
         PreviewSpec {
             width: w,
             height: h,
-            max_fps: slot.settings.fps_cap.unwrap_or(self.cfg.preview_fps),
+            max_fps: slot.hub.fps_cap(),
         }
     }
 
@@ -655,18 +654,11 @@ impl CameraManager {
         Ok((p.width, p.height))
     }
 
-    pub fn fps_cap(&self, role: Role) -> u32 {
-        let mut guard = self.slot(role);
-        let slot = &mut *guard;
-        slot.settings.fps_cap.unwrap_or(self.cfg.preview_fps)
-    }
-
     /// Cap the frames a second sent to preview clients.
     pub fn set_fps_cap(&self, role: Role, fps: u32) -> Result<()> {
         let mut guard = self.slot(role);
         let slot = &mut *guard;
         Self::device_of(slot, role)?;
-        slot.settings.fps_cap = Some(fps);
         slot.hub.set_fps_cap(fps);
         if let Some(p) = slot.pipeline.as_mut() {
             p.set_preview_fps(fps);

@@ -3,7 +3,6 @@
 //! `storage_image`, `file2base64`, `copyfile`, `merge_images`, and downloads under `/storage/`.
 //! Pixels are the imaging crate's, files the storage crate's; heavy work runs off the runtime.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use api::{blocking, handler, ApiError, ApiRequest, Fields, Reply, Table, Text};
@@ -22,10 +21,6 @@ use crate::common::{
     grab, now_text, on_heavy, role_of, Images, Picture, Work, B64, DECODED_BYTES_PER_PIXEL,
     PROCESS_BYTES_PER_PIXEL,
 };
-
-fn opt_obj<'a>(f: &Fields<'a>, key: &str) -> Cow<'a, Map<String, Value>> {
-    f.object_or_empty(key)
-}
 
 fn int_in(f: &Fields, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
     match f.int(key)? {
@@ -266,8 +261,8 @@ fn font_for<'a>(
 /// `video=grabimage` v1.5 and `imagepro=process`.
 fn v15(ctx: &Images, req: &ApiRequest, pic: Picture) -> Result<Reply, ApiError> {
     let f = req.fields();
-    let opts = process_options(&opt_obj(&f, "image_process_info"))?;
-    let sinfo = opt_obj(&f, "image_storage_info");
+    let opts = process_options(&f.object_or_empty("image_process_info"))?;
+    let sinfo = f.object_or_empty("image_storage_info");
     let sf = Fields(&sinfo);
     let store_opts = storage_options(&sf, "jpg_quality", 80)?;
     let wm = watermark_of(&f)?;
@@ -400,7 +395,7 @@ fn storage_image(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::missing("source_image"))?;
     let mut work = Work::new(c);
     let data = work.source(&c.store, &src, true, 1)?;
-    let out = opt_obj(&f, "output_image");
+    let out = f.object_or_empty("output_image");
     let path = match Fields(&out).str_nonempty("filepath") {
         Some(p) => {
             c.store.write(&p, &data, true)?;
@@ -513,7 +508,7 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
             ApiError::invalid("align", Text::new("应为 0、1 或 2", "expected 0, 1 or 2"))
         })?;
     let merged = imaging::merge::merge(&imgs, horizontal, margin, align)?;
-    let sinfo = opt_obj(&f, "image_storage_info");
+    let sinfo = f.object_or_empty("image_storage_info");
     let store_opts = storage_options(&Fields(&sinfo), "jpg_quality", 80)?;
     let wm = watermark_of(&f)?;
     let jpeg = process::encode(
