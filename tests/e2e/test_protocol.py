@@ -269,6 +269,8 @@ def test_malformed_json(default_daemon, body, content_type):
     "/?nosuch=thing",
     "/?video=nosuchaction",
     "/param=nosuch",
+    "/device=nosuchaction",  # an older-vocabulary group without a `group=*` entry
+    "/barcode_scan=get",
 ])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_unknown_endpoint_404_json(default_daemon, target, method):

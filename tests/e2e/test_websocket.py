@@ -70,7 +70,9 @@ def test_grab_image_dispatches(ws):
     assert msg["code"] != "8", f"grab_image not in the dispatch table: {msg}"
 
 
-@pytest.mark.parametrize("name", ["show_sign_pdf", "close_sign_pdf", "open_camera", "close_camera"])
+@pytest.mark.parametrize("name", ["show_sign_pdf", "close_sign_pdf", "open_camera", "close_camera",
+                                  # older vocabulary (api::table::OLDER_WS_ONLY)
+                                  "get_resolution", "set_resolution", "get_param", "set_cutpage"])
 def test_vendor_websocket_names_known(ws, name):
     msg = call(ws, {"function": name, "params": {}})
     assert msg["function"] == name

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use crate::request::{unwrap_double_encoded, EndpointKey};
 
-/// The groups of the vendor API.
+/// The groups of the vendor API, then those of the older vocabulary real pages use
+/// (`api::table::OLDER_ENDPOINTS`). Lower case: the key is lowered before it is looked up
+/// (`faceLive=start` is group `facelive`). A group must equal the key, so `barcode` never takes
+/// `barcode_scanner`.
 pub const GROUPS: &[&str] = &[
     "video",
     "card",
@@ -16,6 +19,15 @@ pub const GROUPS: &[&str] = &[
     "fp",
     "sign",
     "barcode_scanner",
+    // Older vocabulary.
+    "device",
+    "pdf",
+    "barcode",
+    "biokey",
+    "comparison",
+    "facelive",
+    "camera",
+    "serialport",
 ];
 
 /// What the request target says.
@@ -206,6 +218,38 @@ mod tests {
         assert_eq!(key(&parse_target("/ocr", None)), "ocr");
         assert_eq!(key(&parse_target("/", Some("ocr"))), "ocr");
         assert_eq!(key(&parse_target("/ocr", Some("t=1"))), "ocr");
+    }
+
+    #[test]
+    fn older_groups() {
+        assert_eq!(
+            key(&parse_target("/device=isconnect", None)),
+            "device=isconnect"
+        );
+        assert_eq!(
+            key(&parse_target("/", Some("faceLive=start"))),
+            "facelive=start"
+        );
+        assert_eq!(
+            key(&parse_target("/FACELIVE=Start", None)),
+            "facelive=start"
+        );
+        assert_eq!(
+            key(&parse_target("/serialport=open&port=1", None)),
+            "serialport=open"
+        );
+        assert_eq!(key(&parse_target("/video=ocr", None)), "video=ocr");
+        // `barcode` and `barcode_scanner` are distinct groups.
+        assert_eq!(key(&parse_target("/barcode=get", None)), "barcode=get");
+        let t = parse_target("/barcode_scanner=get&barcode=1", None);
+        assert_eq!(key(&t), "barcode_scanner=get");
+        assert_eq!(param(&t, "barcode"), Some("1"));
+        assert_eq!(key(&parse_target("/barcode_scan=get", None)), "");
+        // A later group-named parameter stays a parameter.
+        let t = parse_target("/video=grabimage&camera=1&device=x", None);
+        assert_eq!(key(&t), "video=grabimage");
+        assert_eq!(param(&t, "camera"), Some("1"));
+        assert_eq!(param(&t, "device"), Some("x"));
     }
 
     #[test]
