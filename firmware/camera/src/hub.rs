@@ -56,6 +56,8 @@ pub struct Hub {
     /// Cap on preview frames a second for clients (0 = none), read by every stream on every
     /// frame without taking the camera manager's lock.
     fps_cap: std::sync::atomic::AtomicU32,
+    /// Preview width << 32 | height of the running (or last) pipeline; 0 before the first.
+    preview_size: AtomicU64,
 }
 
 impl Default for Hub {
@@ -75,6 +77,7 @@ impl Hub {
             preview_seq: AtomicU64::new(0),
             preview_users: AtomicUsize::new(0),
             fps_cap: std::sync::atomic::AtomicU32::new(0),
+            preview_size: AtomicU64::new(0),
         }
     }
 
@@ -85,6 +88,19 @@ impl Hub {
 
     pub fn set_fps_cap(&self, fps: u32) {
         self.fps_cap.store(fps, Ordering::Relaxed);
+    }
+
+    /// The preview size of the running (or last) pipeline, read without a lock.
+    pub fn preview_size(&self) -> Option<(u32, u32)> {
+        match self.preview_size.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(((v >> 32) as u32, v as u32)),
+        }
+    }
+
+    pub fn set_preview_size(&self, width: u32, height: u32) {
+        self.preview_size
+            .store((width as u64) << 32 | height as u64, Ordering::Relaxed);
     }
 
     pub fn publish_full(&self, kind: FrameKind, width: u32, height: u32, data: Bytes) {

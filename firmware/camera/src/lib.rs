@@ -8,13 +8,14 @@ pub mod discovery;
 pub mod hub;
 pub mod manager;
 pub mod notice;
+pub mod pace;
 pub mod pipeline;
 
 pub mod types;
 pub mod v4l2;
 
 pub use hub::{Frame, FrameKind, Hub, HubState};
-pub use manager::{CameraConfig, CameraManager, Watch};
+pub use manager::{CameraConfig, CameraManager, Grab, Watch};
 pub use types::{CamError, PixelFormat, Role};
 
 /// Parse a property value the way pages write it: "64", "-13", "64.0".

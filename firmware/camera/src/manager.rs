@@ -6,7 +6,7 @@
 //! closes it: watching streams end with the "device closed" picture (the vendor's behaviour);
 //! a new stream request opens it again. Each camera has its own lock, so starting or stopping
 //! one never waits for another. All methods block briefly (GStreamer state changes):
-//! call them off the async runtime.
+//! call them off the async runtime; only waiting for a grab's frame ([`Grab::frame`]) is async.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -18,39 +18,6 @@ use crate::discovery::Discovery;
 use crate::hub::{Frame, Hub, HubState};
 use crate::pipeline::{Pipeline, PreviewSpec};
 use crate::types::{CamError, Mode, PixelFormat, Result, Role};
-
-/// Block the calling (non-async) thread until either watched value changes or the deadline
-/// passes; false on time-out. Woken by the senders themselves, so a grab sees its frame (or
-/// the camera's removal) at once.
-fn wait_changed<T, U>(
-    rx: &mut tokio::sync::watch::Receiver<T>,
-    other: &mut tokio::sync::watch::Receiver<U>,
-    deadline: Instant,
-) -> bool {
-    use std::future::Future;
-    use std::task::{Context, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(rx.changed());
-    let mut fut2 = std::pin::pin!(other.changed());
-    loop {
-        // Ready (also for a closed channel): the caller looks at the frame and the state again.
-        if fut.as_mut().poll(&mut cx).is_ready() || fut2.as_mut().poll(&mut cx).is_ready() {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        std::thread::park_timeout(deadline - now);
-    }
-}
 
 /// Camera settings from the daemon's configuration.
 #[derive(Debug, Clone)]
@@ -137,17 +104,73 @@ impl Drop for Watch {
 }
 
 impl Watch {
-    /// The current cap on frames a second for this camera's clients.
-    pub fn fps_cap(&self) -> u32 {
-        self.hub.fps_cap()
-    }
-
-    /// The preview size now in use.
+    /// The preview size now in use (read without a lock).
     pub fn preview_size(&self) -> (u32, u32) {
-        self.mgr.preview_resolution(self.role).unwrap_or((
+        self.hub.preview_size().unwrap_or((
             self.mgr.cfg.preview_width,
             self.mgr.cfg.preview_width * 3 / 4,
         ))
+    }
+}
+
+/// A grab under way: the camera runs (and is held) until this is dropped. Made by
+/// [`CameraManager::begin_grab`] off the async runtime; its frame is awaited without a thread.
+pub struct Grab {
+    /// Who to tell when the grab ends (taken by `release` or `drop`).
+    hold: Option<Arc<CameraManager>>,
+    role: Role,
+    hub: Arc<Hub>,
+    after: u64,
+    timeout: Duration,
+}
+
+impl Grab {
+    /// The first full-resolution frame after the grab began (and after the warm-up frames of a
+    /// camera it started). Waits on the hub's channels: no thread is parked meanwhile.
+    pub async fn frame(&self) -> Result<Frame> {
+        let mut rx = self.hub.watch_full();
+        let mut state_rx = self.hub.watch_state();
+        let wait = async {
+            loop {
+                if let Some(f) = rx.borrow_and_update().as_ref() {
+                    if f.seq > self.after {
+                        return Ok(f.clone());
+                    }
+                }
+                if *state_rx.borrow_and_update() != HubState::Running {
+                    return Err(CamError::NotConnected(self.role));
+                }
+                // The senders live in the hub, which this holds: `changed` cannot fail.
+                tokio::select! {
+                    _ = rx.changed() => {}
+                    _ = state_rx.changed() => {}
+                }
+            }
+        };
+        tokio::time::timeout(self.timeout, wait)
+            .await
+            .unwrap_or(Err(CamError::NoFrames(self.role)))
+    }
+
+    /// Let the camera go now (blocks briefly on its lock; dropping does this off the runtime).
+    pub fn release(mut self) {
+        if let Some(m) = self.hold.take() {
+            m.end_grab(self.role);
+        }
+    }
+}
+
+impl Drop for Grab {
+    fn drop(&mut self) {
+        let Some(m) = self.hold.take() else { return };
+        let role = self.role;
+        // The slot's lock may be held across a pipeline start: never wait for it on the runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn_blocking(move || m.end_grab(role));
+            }
+            Err(_) => m.end_grab(role),
+        }
     }
 }
 
@@ -347,7 +370,6 @@ impl CameraManager {
         PreviewSpec {
             width: w,
             height: h,
-            max_fps: slot.hub.fps_cap(),
         }
     }
 
@@ -373,6 +395,7 @@ impl CameraManager {
         let p = Pipeline::start(dev.as_ref(), mode, preview, slot.hub.clone(), on_failure)?;
         tracing::info!(%role, format = mode.format.vendor_name(), width = mode.width, height = mode.height, preview_width = preview.width, "camera started");
         slot.pipeline = Some(p);
+        slot.hub.set_preview_size(preview.width, preview.height);
         slot.hub.set_state(HubState::Running);
         Ok(())
     }
@@ -443,14 +466,21 @@ impl CameraManager {
         Ok(slot.opens)
     }
 
-    /// Watch the preview of a camera (starts it if needed).
-    pub fn watch(&self, role: Role) -> Result<Watch> {
+    /// This manager (for what outlives the call and must hold it) and the locked slot of a
+    /// connected camera.
+    fn connected(&self, role: Role) -> Result<(Arc<CameraManager>, MutexGuard<'_, Slot>)> {
         let me = self.me.upgrade().ok_or(CamError::Internal("gone".into()))?;
-        let mut guard = self.slot(role);
-        let slot = &mut *guard;
-        if slot.device.is_none() {
+        let guard = self.slot(role);
+        if guard.device.is_none() {
             return Err(CamError::NotConnected(role));
         }
+        Ok((me, guard))
+    }
+
+    /// Watch the preview of a camera (starts it if needed).
+    pub fn watch(&self, role: Role) -> Result<Watch> {
+        let (me, mut guard) = self.connected(role)?;
+        let slot = &mut *guard;
         slot.users += 1;
         slot.hub.add_preview_user();
         if let Err(e) = self.ensure_running(role, slot) {
@@ -469,44 +499,33 @@ impl CameraManager {
         })
     }
 
-    /// The next full-resolution frame captured after this call.
-    pub fn grab(&self, role: Role) -> Result<Frame> {
-        let (hub, after) = {
-            let mut guard = self.slot(role);
-            let slot = &mut *guard;
-            if slot.device.is_none() {
-                return Err(CamError::NotConnected(role));
-            }
-            let was_running = slot.pipeline.is_some();
-            self.ensure_running(role, slot)?;
-            slot.users += 1;
-            let mut after = slot.hub.latest_full_seq();
-            if !was_running || after < slot.started_seq + self.cfg.warmup_frames as u64 {
-                after = after.max(slot.started_seq + self.cfg.warmup_frames as u64);
-            }
-            (slot.hub.clone(), after)
-        };
-        let mut rx = hub.watch_full();
-        let mut state_rx = hub.watch_state();
-        let deadline = Instant::now() + self.cfg.frame_timeout;
-        let result = loop {
-            if let Some(f) = rx.borrow_and_update().as_ref() {
-                if f.seq > after {
-                    break Ok(f.clone());
-                }
-            }
-            if hub.state() != HubState::Running {
-                break Err(CamError::NotConnected(role));
-            }
-            if !wait_changed(&mut rx, &mut state_rx, deadline) {
-                break Err(CamError::NoFrames(role));
-            }
-        };
+    /// Start a grab: the camera starts (if it was not running) and is held until the returned
+    /// [`Grab`] is dropped; its `frame()` is the next full-resolution frame after this call.
+    pub fn begin_grab(&self, role: Role) -> Result<Grab> {
+        let (mgr, mut guard) = self.connected(role)?;
+        let slot = &mut *guard;
+        let was_running = slot.pipeline.is_some();
+        self.ensure_running(role, slot)?;
+        slot.users += 1;
+        let mut after = slot.hub.latest_full_seq();
+        if !was_running || after < slot.started_seq + self.cfg.warmup_frames as u64 {
+            after = after.max(slot.started_seq + self.cfg.warmup_frames as u64);
+        }
+        Ok(Grab {
+            hold: Some(mgr),
+            role,
+            hub: slot.hub.clone(),
+            after,
+            timeout: self.cfg.frame_timeout,
+        })
+    }
+
+    /// A grab ended: the camera stays on for the linger time, then goes if nobody else uses it.
+    fn end_grab(&self, role: Role) {
         let mut guard = self.slot(role);
         let slot = &mut *guard;
         slot.users = slot.users.saturating_sub(1);
         slot.linger_until = Some(Instant::now() + self.cfg.linger);
-        result
     }
 
     /// Apply a settings change; a running camera renegotiates (watching clients continue, the
@@ -654,15 +673,12 @@ impl CameraManager {
         Ok((p.width, p.height))
     }
 
-    /// Cap the frames a second sent to preview clients.
+    /// Cap the frames a second sent to preview clients (the running pipeline reads the hub's
+    /// cap on every frame, so it applies at once).
     pub fn set_fps_cap(&self, role: Role, fps: u32) -> Result<()> {
-        let mut guard = self.slot(role);
-        let slot = &mut *guard;
-        Self::device_of(slot, role)?;
+        let slot = self.slot(role);
+        Self::device_of(&slot, role)?;
         slot.hub.set_fps_cap(fps);
-        if let Some(p) = slot.pipeline.as_mut() {
-            p.set_preview_fps(fps);
-        }
         Ok(())
     }
 

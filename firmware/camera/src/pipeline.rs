@@ -2,17 +2,18 @@
 //!
 //! ```text
 //! source ! caps ! tee ─ queue(leaky) ! appsink full            (every full-resolution frame)
-//!                     └ queue(leaky) ! valve ! videorate ! [decode ! scale ! encode] ! appsink preview
+//!                     └ queue(leaky) ! valve ·pace· ! [decode ! scale ! encode] ! appsink preview
 //! ```
 //!
 //! MJPEG at the preview size passes through untouched; otherwise the preview branch decodes,
 //! scales and encodes, with the board's hardware elements (v4l2jpegdec, v4l2convert, v4l2jpegenc)
-//! when they exist, else software. The valve keeps the preview branch idle while nobody watches.
+//! when they exist, else software. The valve keeps the preview branch idle while nobody watches;
+//! behind it a pad probe applies the camera's frame-rate cap (the hub's, read on every frame
+//! without a lock) before any decoding work: the only cap on preview frames.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use bytes::Bytes;
 use gstreamer as gst;
@@ -21,6 +22,7 @@ use gstreamer_app as gst_app;
 
 use crate::device::{CameraDevice, SourceGuard};
 use crate::hub::{FrameKind, Hub};
+use crate::pace::Pacer;
 use crate::types::{CamError, Mode, PixelFormat, Result};
 
 /// Initialise GStreamer once.
@@ -62,13 +64,11 @@ impl PreviewCodecs {
     }
 }
 
-/// Preview settings of a running pipeline.
+/// Preview size of a running pipeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreviewSpec {
     pub width: u32,
     pub height: u32,
-    /// Most preview frames a second the pipeline produces (0 = all).
-    pub max_fps: u32,
 }
 
 /// Build the launch description (exposed for tests and logs).
@@ -82,14 +82,6 @@ pub fn describe(
     if mode.fps > 0.0 {
         caps.push_str(&format!(",framerate={}/1", mode.fps.round() as u32));
     }
-    let rate = if preview.max_fps > 0 {
-        format!(
-            "videorate name=prate drop-only=true max-rate={} ! ",
-            preview.max_fps
-        )
-    } else {
-        "videorate name=prate drop-only=true ! ".to_string()
-    };
     let pcaps = format!(
         "video/x-raw,width={},height={}",
         preview.width, preview.height
@@ -109,8 +101,23 @@ pub fn describe(
     format!(
         "{source} ! {caps} ! tee name=t \
          t. ! {q} ! appsink name=full {sink} \
-         t. ! {q} ! valve name=pvalve drop=true ! {rate}{chain} ! appsink name=preview {sink}"
+         t. ! {q} ! valve name=pvalve drop=true ! {chain} ! appsink name=preview {sink}"
     )
+}
+
+/// Parse a launch description into a pipeline.
+fn launch(desc: &str) -> Result<gst::Pipeline> {
+    gst::parse::launch(desc)
+        .map_err(|e| CamError::Internal(format!("{desc}: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| CamError::Internal("not a pipeline".into()))
+}
+
+/// The appsink called `name` in a pipeline.
+fn appsink(p: &gst::Pipeline, name: &str) -> Result<gst_app::AppSink> {
+    p.by_name(name)
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| CamError::Internal(format!("no appsink {name}")))
 }
 
 /// A running capture pipeline.
@@ -143,18 +150,9 @@ impl Pipeline {
         let codecs = PreviewCodecs::detect();
         let desc = describe(&device.source_fragment(&mode), &mode, &preview, &codecs);
         tracing::debug!(%desc, "camera pipeline");
-        let pipeline = gst::parse::launch(&desc)
-            .map_err(|e| CamError::Internal(format!("pipeline: {e}")))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| CamError::Internal("not a pipeline".into()))?;
-        let full = pipeline
-            .by_name("full")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .ok_or_else(|| CamError::Internal("no full appsink".into()))?;
-        let prev = pipeline
-            .by_name("preview")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .ok_or_else(|| CamError::Internal("no preview appsink".into()))?;
+        let pipeline = launch(&desc)?;
+        let full = appsink(&pipeline, "full")?;
+        let prev = appsink(&pipeline, "preview")?;
 
         let kind_of = move |len: usize| match mode.format {
             PixelFormat::Mjpg => FrameKind::Jpeg,
@@ -188,6 +186,7 @@ impl Pipeline {
                 .build(),
         );
 
+        pace_preview(&pipeline, hub.clone())?;
         let guard = device.start(&pipeline, &mode)?;
         let stop = Arc::new(AtomicBool::new(false));
         let bus = pipeline
@@ -244,14 +243,32 @@ impl Pipeline {
             v.set_property("drop", !on);
         }
     }
+}
 
-    /// Cap the preview frame rate (0 = no cap).
-    pub fn set_preview_fps(&mut self, fps: u32) {
-        if let Some(r) = self.pipeline.by_name("prate") {
-            r.set_property("max-rate", if fps == 0 { i32::MAX } else { fps as i32 });
+/// The frame-rate cap of the preview branch: a probe behind the valve lets through the frames
+/// the hub's cap allows (by their capture timestamps, else the arrival time) and drops the rest
+/// before they cost any work.
+fn pace_preview(pipeline: &gst::Pipeline, hub: Arc<Hub>) -> Result<()> {
+    let pad = pipeline
+        .by_name("pvalve")
+        .and_then(|v| v.static_pad("src"))
+        .ok_or_else(|| CamError::Internal("no preview valve".into()))?;
+    let pacer = std::sync::Mutex::new(Pacer::new());
+    let start = std::time::Instant::now();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let t = match info.buffer().and_then(|b| b.pts()) {
+            Some(pts) => pts.nseconds(),
+            None => start.elapsed().as_nanos() as u64,
+        };
+        let fps = hub.fps_cap();
+        let pass = pacer.lock().map(|mut p| p.admit(t, fps)).unwrap_or(true);
+        if pass {
+            gst::PadProbeReturn::Ok
+        } else {
+            gst::PadProbeReturn::Drop
         }
-        self.preview.max_fps = fps;
-    }
+    });
+    Ok(())
 }
 
 impl Drop for Pipeline {
@@ -264,30 +281,12 @@ impl Drop for Pipeline {
     }
 }
 
-/// Wait up to `timeout` for the hub to receive a full frame newer than `after`.
-pub fn wait_first_frame(hub: &Hub, after: u64, timeout: Duration) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        if hub.latest_full_seq() > after {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
 /// Run a small pipeline (`appsrc name=in` optional, `appsink name=out`) and return the first
 /// buffer it produces.
 pub fn one_shot(desc: &str, input: Option<Vec<u8>>) -> Result<Bytes> {
     init()?;
-    let p = gst::parse::launch(desc)
-        .map_err(|e| CamError::Internal(format!("{desc}: {e}")))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| CamError::Internal("not a pipeline".into()))?;
-    let sink = p
-        .by_name("out")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| CamError::Internal("no appsink".into()))?;
+    let p = launch(desc)?;
+    let sink = appsink(&p, "out")?;
     p.set_state(gst::State::Playing)
         .map_err(|e| CamError::Internal(format!("one-shot pipeline: {e}")))?;
     if let Some(data) = input {
@@ -338,7 +337,6 @@ mod tests {
             &PreviewSpec {
                 width: 640,
                 height: 480,
-                max_fps: 0,
             },
             &codecs,
         );
@@ -354,7 +352,6 @@ mod tests {
             &PreviewSpec {
                 width: 640,
                 height: 480,
-                max_fps: 10,
             },
             &codecs,
         );
@@ -362,6 +359,6 @@ mod tests {
             d.contains("jpegdec ! videoscale ! video/x-raw,width=640,height=480 ! jpegenc"),
             "{d}"
         );
-        assert!(d.contains("max-rate=10"), "{d}");
+        assert!(!d.contains("videorate"), "{d}");
     }
 }

@@ -11,7 +11,7 @@ use api::{
     Text,
 };
 use base64::Engine;
-use camera::{CameraManager, FrameKind, Role};
+use camera::{CameraManager, Frame, FrameKind, Role};
 use imaging::codec::{self, Format};
 use imaging::RgbImage;
 use serde_json::{Map, Value};
@@ -163,11 +163,11 @@ impl Picture {
     }
 }
 
-/// The next camera frame.
-pub fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError> {
-    let frame = cams.grab(role)?;
+/// A camera frame as a picture to process (a JPEG frame is shared, YUYV is converted: call
+/// off the async runtime).
+pub fn picture(frame: Frame) -> Result<Picture, ApiError> {
     match frame.kind {
-        FrameKind::Jpeg => Ok(Picture::Jpeg(frame.data.clone())),
+        FrameKind::Jpeg => Ok(Picture::Jpeg(frame.data)),
         FrameKind::Yuy2 { stride } => Ok(Picture::Pixels(codec::yuy2_to_rgb(
             &frame.data,
             frame.width,
@@ -176,6 +176,17 @@ pub fn grab(cams: &CameraManager, role: Role) -> Result<Picture, ApiError> {
         )?)),
     }
 }
+
+/// The next frame of a camera: started off the async runtime if it was not running, the frame
+/// itself awaited on the runtime (no thread waits for it).
+pub async fn grab(cams: &Arc<CameraManager>, role: Role) -> Result<Frame, ApiError> {
+    let c = cams.clone();
+    let g = blocking(move || Ok(c.begin_grab(role)?)).await?;
+    Ok(g.frame().await?)
+}
+
+/// Which camera a request needs a frame from before its work starts (None: no frame).
+pub type WantsFrame = fn(&ApiRequest) -> Result<Option<Role>, ApiError>;
 
 /// Register a heavy handler (decoding, processing, merging, large files): it waits for one of
 /// the few heavy-job slots ("busy" after `limits.busy_wait_ms`), then runs off the async runtime.
@@ -186,7 +197,29 @@ pub fn on_heavy(
     ctx: &Arc<Images>,
     f: impl Fn(&Images, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
-    register_blocking(table, group, action, ctx, Some(ctx.budget.clone()), f);
+    let slots = Some(ctx.budget.clone());
+    register_blocking(table, group, action, ctx, slots, None, move |c, r, _| {
+        f(c, r)
+    });
+}
+
+/// A heavy handler that may work on a camera frame: after the heavy-job slot is taken, the
+/// frame of the camera `wants` names is awaited, then `f` runs off the runtime with it.
+pub fn on_heavy_grab(
+    table: &mut Table,
+    group: &str,
+    action: &str,
+    ctx: &Arc<Images>,
+    wants: WantsFrame,
+    f: impl Fn(&Images, ApiRequest, Option<Frame>) -> Result<Reply, ApiError>
+        + Copy
+        + Send
+        + Sync
+        + 'static,
+) {
+    let slots = Some(ctx.budget.clone());
+    let cams = Some((ctx.cams.clone(), wants));
+    register_blocking(table, group, action, ctx, slots, cams, f);
 }
 
 /// Register a handler that runs its (blocking) work off the async runtime.
@@ -197,17 +230,21 @@ pub fn on<C: Send + Sync + 'static>(
     ctx: &Arc<C>,
     f: impl Fn(&C, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
-    register_blocking(table, group, action, ctx, None, f);
+    register_blocking(table, group, action, ctx, None, None, move |c, r, _| {
+        f(c, r)
+    });
 }
 
-/// A handler running `f` off the async runtime, after taking a heavy-job slot of `slots` if given.
+/// A handler running `f` off the async runtime, after taking a heavy-job slot of `slots` if
+/// given and awaiting the camera frame the request wants, if any.
 fn register_blocking<C: Send + Sync + 'static>(
     table: &mut Table,
     group: &str,
     action: &str,
     ctx: &Arc<C>,
     slots: Option<Arc<api::Budget>>,
-    f: impl Fn(&C, ApiRequest) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
+    camera: Option<(Arc<CameraManager>, WantsFrame)>,
+    f: impl Fn(&C, ApiRequest, Option<Frame>) -> Result<Reply, ApiError> + Copy + Send + Sync + 'static,
 ) {
     let c = ctx.clone();
     let key = format!("{group}={action}");
@@ -215,13 +252,20 @@ fn register_blocking<C: Send + Sync + 'static>(
         group,
         action,
         handler(move |req: ApiRequest| {
-            let (c, slots, key) = (c.clone(), slots.clone(), key.clone());
+            let (c, slots, key, camera) = (c.clone(), slots.clone(), key.clone(), camera.clone());
             async move {
                 let slot = match &slots {
                     Some(b) => Some(b.job(Text::same(key)).await?),
                     None => None,
                 };
-                let r = blocking(move || f(&c, req)).await;
+                let frame = match &camera {
+                    Some((cams, wants)) => match wants(&req)? {
+                        Some(role) => Some(grab(cams, role).await?),
+                        None => None,
+                    },
+                    None => None,
+                };
+                let r = blocking(move || f(&c, req, frame)).await;
                 drop(slot);
                 r
             }

@@ -9,7 +9,9 @@ use base64::Engine;
 use documents::DocError;
 use serde_json::{json, Map, Value};
 
-use crate::common::{grab, now_text, on_heavy, Images, Work, B64, BARCODE_BYTES_PER_PIXEL};
+use crate::common::{
+    now_text, on_heavy, on_heavy_grab, picture, Images, Work, B64, BARCODE_BYTES_PER_PIXEL,
+};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -189,7 +191,20 @@ fn read_codes(img: &imaging::RgbImage, binary: bool) -> Result<Vec<barcode::Code
     barcode::read(&g).map_err(|e| ApiError::internal(format!("barcode reader: {e}")))
 }
 
-fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
+/// `imagepro=barcode` reads the document camera's next frame when no source image is given.
+fn barcode_frame(req: &ApiRequest) -> Result<Option<camera::Role>, ApiError> {
+    let given = req
+        .fields()
+        .object("source_image")
+        .is_some_and(|s| !s.is_empty());
+    Ok((!given).then_some(camera::Role::Document))
+}
+
+fn read_barcodes(
+    c: &Images,
+    req: ApiRequest,
+    frame: Option<camera::Frame>,
+) -> Result<Reply, ApiError> {
     let f = req.fields();
     let roi = match f.object("roi") {
         Some(o) if !o.is_empty() => Some(roi_of(&o)?),
@@ -205,7 +220,8 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
             imaging::codec::decode(&data)?
         }
         _ => {
-            let pic = grab(&c.cams, camera::Role::Document)?;
+            let frame = frame.ok_or_else(|| ApiError::internal("no camera frame"))?;
+            let pic = picture(frame)?;
             let (w, h) = pic.size()?;
             work.admit(w, h, BARCODE_BYTES_PER_PIXEL)?;
             pic.pixels()?
@@ -251,7 +267,14 @@ fn read_barcodes(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 pub fn register(table: &mut Table, ctx: Arc<Images>) {
-    on_heavy(table, "imagepro", "barcode", &ctx, read_barcodes);
+    on_heavy_grab(
+        table,
+        "imagepro",
+        "barcode",
+        &ctx,
+        barcode_frame,
+        read_barcodes,
+    );
     on_heavy(table, "imagepro", "merge2pdf", &ctx, |c, r| {
         merge(c, r, Kind::Pdf)
     });

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use api::{blocking, handler, ApiError, ApiRequest, Fields, Reply, Table, Text};
 use axum::http::{header, HeaderValue, StatusCode};
 use base64::Engine;
-use camera::Role;
+use camera::{Frame, Role};
 use imaging::codec::{self, Format};
 use imaging::detect::DocHint;
 use imaging::process::{self, ColorType, CustomRect, Cut, Len, ProcessOptions, StorageOptions};
@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 use storage::sandbox::Storage;
 
 use crate::common::{
-    grab, now_text, on_heavy, role_of, Images, Picture, Work, B64, DECODED_BYTES_PER_PIXEL,
-    PROCESS_BYTES_PER_PIXEL,
+    now_text, on_heavy, on_heavy_grab, picture, role_of, Images, Picture, Work, B64,
+    DECODED_BYTES_PER_PIXEL, PROCESS_BYTES_PER_PIXEL,
 };
 
 fn int_in(f: &Fields, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
@@ -359,9 +359,10 @@ fn v10(ctx: &Images, req: &ApiRequest, role: Role, pic: Picture) -> Result<Reply
         .with("thumbnail", B64.encode(&thumb)))
 }
 
-fn grabimage(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
+fn grabimage(c: &Images, req: ApiRequest, frame: Option<Frame>) -> Result<Reply, ApiError> {
     let role = role_of(&req)?;
-    let pic = grab(&c.cams, role)?;
+    let frame = frame.ok_or_else(|| ApiError::internal("no camera frame"))?;
+    let pic = picture(frame)?;
     let mut work = Work::new(c);
     let (w, h) = pic.size()?;
     work.admit(w, h, PROCESS_BYTES_PER_PIXEL)?;
@@ -529,7 +530,14 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
 }
 
 pub fn register(table: &mut Table, ctx: Arc<Images>) {
-    on_heavy(table, "video", "grabimage", &ctx, grabimage);
+    on_heavy_grab(
+        table,
+        "video",
+        "grabimage",
+        &ctx,
+        |r| Ok(Some(role_of(r)?)),
+        grabimage,
+    );
     on_heavy(table, "imagepro", "process", &ctx, process_source);
     on_heavy(table, "imagepro", "storage_image", &ctx, storage_image);
     on_heavy(table, "imagepro", "file2base64", &ctx, file2base64);

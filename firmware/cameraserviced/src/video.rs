@@ -3,7 +3,7 @@
 //! functions (`open_camera`, `close_camera`, `video_stream`). Logic lives in the camera crate.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use api::{blocking, handler, ApiError, ApiRequest, ParamRoutes, Reply, Table, Text, Transport};
 use base64::Engine;
@@ -31,14 +31,14 @@ impl Drop for Holder {
     }
 }
 
-/// Frames for one MJPEG client: the newest preview frame, at most `fps_cap` a second, then a
-/// notice picture when the camera is closed or removed.
+/// Frames for one MJPEG client: every preview frame the pipeline delivers (it applies the
+/// camera's frame-rate cap; a slow client skips to the newest), then a notice picture when the
+/// camera is closed or removed.
 fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
     struct St {
         holder: Holder,
         preview: watch::Receiver<Option<camera::Frame>>,
         stops: watch::Receiver<(u64, HubState)>,
-        last: Option<Instant>,
         done: bool,
     }
     let hub = watch.hub.clone();
@@ -48,7 +48,6 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
         preview,
         stops: watch.stops.clone(),
         holder: Holder(Some(watch)),
-        last: None,
         done: false,
     };
     stream::unfold(st, |mut st| async move {
@@ -86,22 +85,12 @@ fn frames(watch: Watch) -> impl futures_util::Stream<Item = Bytes> + Send {
                     continue;
                 }
             }
-            // Frame-rate cap: wait out the interval, then send the newest frame.
-            let cap = st.holder.0.as_ref().map(|w| w.fps_cap()).unwrap_or(0);
-            if let (Some(last), true) = (st.last, cap > 0) {
-                let min = Duration::from_secs_f64(1.0 / cap as f64);
-                let since = last.elapsed();
-                if since < min {
-                    tokio::time::sleep(min - since).await;
-                }
-            }
             let frame = st
                 .preview
                 .borrow_and_update()
                 .as_ref()
                 .map(|f| f.data.clone());
             if let Some(data) = frame {
-                st.last = Some(Instant::now());
                 return Some((data, st));
             }
         }
@@ -450,7 +439,6 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                         Text::new("应为 1 到 15", "expected 1 to 15"),
                     ));
                 }
-                let fps = fps as u64;
                 let w = blocking(move || Ok(c.watch(role)?)).await?;
                 // One stream per connection and camera: a new start replaces the old one.
                 let stop = Arc::new(tokio::sync::Notify::new());
@@ -459,8 +447,9 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                 }
                 tokio::spawn(async move {
                     let mut frames = Box::pin(frames(w));
-                    let period = Duration::from_millis(1000 / fps);
-                    let mut last = Instant::now() - period;
+                    // The client's own rate, paced like the camera's cap (jitter-tolerant).
+                    let mut pacer = camera::pace::Pacer::new();
+                    let t0 = Instant::now();
                     use futures_util::StreamExt;
                     loop {
                         let next = tokio::select! {
@@ -469,10 +458,10 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                             _ = stop.notified() => None,
                         };
                         let Some(jpeg) = next else { break };
-                        if last.elapsed() < period || !peer.has_room() {
+                        let t = t0.elapsed().as_nanos() as u64;
+                        if !pacer.admit(t, fps as u32) || !peer.has_room() {
                             continue;
                         }
-                        last = Instant::now();
                         let b64 = B64.encode(&jpeg);
                         let msg = json!({"function": "video_stream", "camidx": camidx, "code": "0", "message": "", "image_base64": b64});
                         if !peer.push(&msg) {
