@@ -174,6 +174,26 @@ impl Drop for Grab {
     }
 }
 
+/// The frame rate to capture at, from the rates a size offers (highest first): the lowest one
+/// that still reaches the preview cap, so frames the cap would drop are never captured (every
+/// captured frame costs the camera's bandwidth and a buffer's trip through the pipeline); the
+/// highest when none reaches it or there is no cap; 0 (the driver's choice) when none is listed.
+/// Only whole rates are chosen below the highest (the pipeline's caps say `N/1`).
+fn capture_rate(offered: &[f64], cap: u32) -> f64 {
+    let highest = offered.first().copied().unwrap_or(0.0);
+    if cap == 0 {
+        return highest;
+    }
+    offered
+        .iter()
+        .copied()
+        .filter(|&f| f + 0.01 >= cap as f64 && (f - f.round()).abs() < 1e-6)
+        .fold(None, |best: Option<f64>, f| {
+            Some(best.map_or(f, |b| b.min(f)))
+        })
+        .unwrap_or(highest)
+}
+
 fn even(v: f64) -> u32 {
     ((v / 2.0).round() as u32 * 2).max(2)
 }
@@ -355,7 +375,7 @@ impl CameraManager {
             format: fmt,
             width: size.width,
             height: size.height,
-            fps: size.fps.first().copied().unwrap_or(0.0),
+            fps: capture_rate(&size.fps, slot.hub.fps_cap()),
         })
     }
 
@@ -717,5 +737,20 @@ impl CameraManager {
                 slot.hub.set_state(HubState::Closed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capture_rate;
+
+    #[test]
+    fn capture_rate_is_the_lowest_that_reaches_the_cap() {
+        assert_eq!(capture_rate(&[60.0, 30.0, 15.0, 5.0], 15), 15.0);
+        assert_eq!(capture_rate(&[60.0, 30.0, 25.0, 5.0], 15), 25.0);
+        assert_eq!(capture_rate(&[30.0, 15.0, 12.5, 10.0], 12), 15.0);
+        assert_eq!(capture_rate(&[10.0, 5.0], 15), 10.0);
+        assert_eq!(capture_rate(&[30.0, 15.0], 0), 30.0);
+        assert_eq!(capture_rate(&[], 15), 0.0);
     }
 }
