@@ -10,7 +10,6 @@ Prints a markdown table. Ratios, not absolute timings, are the result: the machi
 
 import argparse
 import os
-import selectors
 import socket
 import statistics
 import subprocess
@@ -20,117 +19,29 @@ import time
 import json
 import http.client
 
+from benchlib import Clients, call as post, free_port, measure_stream as measure, wait_port
+
 BOUNDARY = b"--cameraserviceframe"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def wait_port(port, proc, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
-def post(port, path, body):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", path, json.dumps(body))
-    r = json.loads(c.getresponse().read())
-    c.close()
-    return r
-
-
-class Clients:
-    """N streaming clients read by one selector; counts complete parts per client."""
-
-    def __init__(self, port, path, n):
-        self.sel = selectors.DefaultSelector()
-        self.counts = [0] * n
-        self.bufs = [b""] * n
-        self.socks = []
-        for i in range(n):
-            s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-            s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ, i)
-            self.socks.append(s)
-
-    def pump(self, seconds):
-        end = time.time() + seconds
-        while time.time() < end:
-            for key, _ in self.sel.select(timeout=0.1):
-                i = key.data
-                try:
-                    data = key.fileobj.recv(1 << 20)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    self.sel.unregister(key.fileobj)
-                    continue
-                buf = self.bufs[i] + data
-                n = buf.count(BOUNDARY)
-                if n == 0:
-                    self.bufs[i] = buf
-                    continue
-                # Each boundary closes the part before it (the first opens the stream).
-                self.counts[i] += n
-                self.bufs[i] = buf[buf.rfind(BOUNDARY) + len(BOUNDARY):]
-
-    def total(self):
-        return sum(self.counts)
-
-    def close(self):
-        for s in self.socks:
-            try:
-                self.sel.unregister(s)
-            except Exception:
-                pass
-            s.close()
+def first_part(read):
+    """Read with `read(n)` until the first part of a multipart stream is complete."""
+    buf = b""
+    while buf.count(BOUNDARY) < 2:
+        d = read(1 << 20)
+        if not d:
+            break
+        buf += d
+    return buf
 
 
 def one_frame(port, path):
     """One preview JPEG, read through http.client (which undoes the chunked coding)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("GET", path)
-    r = c.getresponse()
-    buf = b""
-    while buf.count(BOUNDARY) < 2:
-        d = r.read1(1 << 20)
-        if not d:
-            break
-        buf += d
+    buf = first_part(c.getresponse().read1)
     c.close()
     return buf.split(BOUNDARY)[1].split(b"\r\n\r\n", 1)[1][:-2]
-
-
-def measure(pid, port, path, n, seconds):
-    cl = Clients(port, path, n)
-    try:
-        cl.pump(2.0)  # warm up
-        f0, c0 = cl.total(), cpu_seconds(pid)
-        cl.pump(seconds)
-        f1, c1 = cl.total(), cpu_seconds(pid)
-        frames = f1 - f0
-        return (c1 - c0) / max(frames, 1), frames / seconds / n
-    finally:
-        cl.close()
 
 
 def first_frame_latency(port, path, runs=10):
@@ -139,12 +50,7 @@ def first_frame_latency(port, path, runs=10):
         t0 = time.perf_counter()
         s = socket.create_connection(("127.0.0.1", port))
         s.sendall(f"GET {path}&tid={time.time()} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        buf = b""
-        while buf.count(BOUNDARY) < 2:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            buf += d
+        first_part(s.recv)
         out.append((time.perf_counter() - t0) * 1000)
         s.close()
         time.sleep(0.2)

@@ -132,11 +132,13 @@ def test_frame(width, height, n):
 
 
 # ---------------------------------------------------------------------------------------------
-def find_by_label(label):
+def find_by_label(label, prefix=False):
+    """The /dev node of the video device named `label` (or whose name starts with it)."""
     for e in sorted(os.listdir("/sys/class/video4linux")):
         try:
             with open(f"/sys/class/video4linux/{e}/name") as f:
-                if f.read().strip() == label:
+                name = f.read().strip()
+                if name == label or (prefix and name.startswith(label)):
                     return f"/dev/{e}"
         except OSError:
             pass
