@@ -182,36 +182,17 @@ impl Pipeline {
         // cap lets it through.
         let gate = is_passthrough(&mode, &preview).then(|| Gate::new(hub.clone()));
         let h = hub.clone();
-        full.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    if let Some(b) = mapped_bytes(&sample) {
-                        if let Some(g) = &gate {
-                            let pts = sample.buffer().and_then(|b| b.pts());
-                            if h.preview_users() > 0 && g.admit(pts) {
-                                h.publish_preview(pw, ph, b.clone());
-                            }
-                        }
-                        h.publish_full(kind_of(b.len()), mode.width, mode.height, b);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+        on_sample(&full, move |pts, b| {
+            if let Some(g) = &gate {
+                if h.preview_users() > 0 && g.admit(pts) {
+                    h.publish_preview(pw, ph, b.clone());
+                }
+            }
+            h.publish_full(kind_of(b.len()), mode.width, mode.height, b);
+        });
         if let Ok(prev) = appsink(&pipeline, "preview") {
             let h = hub.clone();
-            prev.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        if let Some(b) = mapped_bytes(&sample) {
-                            h.publish_preview(pw, ph, b);
-                        }
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
+            on_sample(&prev, move |_, b| h.publish_preview(pw, ph, b));
             pace_preview(&pipeline, hub.clone())?;
         }
         let guard = device.start(&pipeline, &mode)?;
@@ -270,6 +251,25 @@ impl Pipeline {
             v.set_property("drop", !on);
         }
     }
+}
+
+/// Call `f` with each sample's timestamp and mapped bytes (shared, not copied).
+fn on_sample(
+    sink: &gst_app::AppSink,
+    f: impl Fn(Option<gst::ClockTime>, Bytes) + Send + Sync + 'static,
+) {
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let pts = sample.buffer().and_then(|b| b.pts());
+                if let Some(b) = mapped_bytes(&sample) {
+                    f(pts, b);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
 }
 
 /// The camera's frame-rate cap on preview frames, by their capture timestamps (else the
