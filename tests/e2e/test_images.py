@@ -457,10 +457,18 @@ def test_grab_jpg_quality(img, frame):
     assert len(q10) < len(q80) < len(q100), (len(q10), len(q80), len(q100))
 
 
-@pytest.mark.parametrize("quality", ["5", "101", "abc"])
-def test_grab_jpg_quality_out_of_range(img, quality):
-    r = grab(img, {"cut_type": "0"}, image_storage_info={"jpg_quality": quality}, code="4")
+def test_grab_jpg_quality_not_a_number(img):
+    r = grab(img, {"cut_type": "0"}, image_storage_info={"jpg_quality": "abc"}, code="4")
     assert "jpg_quality" in r["message"], r
+
+
+@pytest.mark.parametrize("quality,like", [("5", "10"), ("3", "10"), ("101", "100"), ("250", "100")])
+def test_grab_jpg_quality_out_of_range_is_clamped(img, quality, like):
+    """Quality only tunes the output: out of range it is clamped (10-100), and the picture is the
+    one the nearest valid quality gives."""
+    got, _, _ = one(grab(img, {"cut_type": "0", "rotate": "180"}, image_storage_info={"jpg_quality": quality}))
+    want, _, _ = one(grab(img, {"cut_type": "0", "rotate": "180"}, image_storage_info={"jpg_quality": like}))
+    assert jpeg_info(got).dqt == jpeg_info(want).dqt
 
 
 WM = {"content": "TEST 水印", "transparency": "255", "fontsize": "64", "color": "red"}
@@ -588,6 +596,18 @@ def test_grab_v10_colour_modes(img):
     for mode in ("1", "2"):
         _, info, _ = v10_photo(grab10(img, filepath="base64", cutpage="0", ColorMode=mode))
         assert info.components == 1, f"ColorMode {mode}: {info.components} components"
+
+
+def test_grab_v10_small_quality_level_still_takes_a_picture(img):
+    """jQuery pages send `quality` as a small level number ("3"): clamped to 10, a picture anyway
+    (the vendor's service takes one), and trailing text after the body's JSON is ignored."""
+    q3 = jpeg_info(b64(grab10(img, filepath="base64", cutpage="0", quality="3")["photoBase64"]))
+    q10 = jpeg_info(b64(grab10(img, filepath="base64", cutpage="0", jquality="10")["photoBase64"]))
+    assert q3.dqt == q10.dqt
+    body = json.dumps({"filepath": "base64", "cutpage": "0", "quality": "3"}) + ':""'
+    r = e2e_support.check_api_reply(
+        img.post_raw("/video=grabimage", body.encode(), content_type="application/x-www-form-urlencoded"))
+    assert r["code"] == "0" and r["photoBase64"], r
 
 
 def test_grab_v10_quality_and_dpi(img):

@@ -150,7 +150,21 @@ pub fn parse_body(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
         return Ok(None);
     }
     check_json_shape(text.as_bytes())?;
-    let v: Value = serde_json::from_str(text).map_err(|e| ApiError::parse(e.to_string()))?;
+    // The first JSON value is the body; text after it is ignored (some pages post `{...}:""`,
+    // what serialising `{<json>: ""}` as a form gives, and the vendor's service accepts it).
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let v = match values.next() {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(ApiError::parse(e.to_string())),
+        None => return Ok(None),
+    };
+    let rest = text[values.byte_offset()..].trim();
+    if !rest.is_empty() {
+        tracing::debug!(
+            ignored = rest.len(),
+            "text after the body's JSON value ignored"
+        );
+    }
     Ok(Some(unwrap_double_encoded(v)))
 }
 
@@ -252,6 +266,26 @@ impl<'a> Fields<'a> {
                 Text::new(format!("不是整数：{s}"), format!("not an integer: {s}")),
             )
         })
+    }
+
+    /// A number that only tunes the output (quality, dpi, transparency, frame rate...): outside
+    /// `lo..=hi` it is clamped into the range and the clamp is logged — a page asking for
+    /// `quality: "3"` still gets its picture, as from the vendor's service. Decimals are rounded;
+    /// what is not a number is an invalid parameter.
+    pub fn tuning(&self, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
+        let Some(v) = self.float(key)? else {
+            return Ok(None);
+        };
+        let n = v.round().clamp(lo as f64, hi as f64) as i64;
+        if n as f64 != v {
+            tracing::info!(
+                key,
+                asked = v,
+                used = n,
+                "out-of-range tuning value clamped"
+            );
+        }
+        Ok(Some(n))
     }
 
     pub fn int_or(&self, key: &str, default: i64) -> Result<i64, ApiError> {
@@ -388,6 +422,15 @@ mod tests {
             Some(json!({"b64":"a+b/c=="}))
         );
         assert_eq!(parse_body(b"{\"a\":").unwrap_err().kind, ErrorKind::Parse);
+        // Text after the first JSON value is ignored.
+        assert_eq!(
+            parse_body(br#"{"camidx":"0","rotate":"90"}:"""#).unwrap(),
+            Some(json!({"camidx":"0","rotate":"90"}))
+        );
+        assert_eq!(
+            parse_body(b"{\"a\":1}\n{\"b\":2} trailing").unwrap(),
+            Some(json!({"a":1}))
+        );
         assert_eq!(
             parse_body(b"camidx=0&x=1").unwrap_err().kind,
             ErrorKind::Parse

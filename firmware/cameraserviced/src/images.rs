@@ -22,19 +22,6 @@ use crate::common::{
     DECODED_BYTES_PER_PIXEL, PROCESS_BYTES_PER_PIXEL,
 };
 
-fn int_in(f: &Fields, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
-    match f.int(key)? {
-        Some(v) if !(lo..=hi).contains(&v) => Err(ApiError::invalid(
-            key,
-            Text::new(
-                format!("应在 {lo} 到 {hi} 之间"),
-                format!("expected {lo} to {hi}"),
-            ),
-        )),
-        v => Ok(v),
-    }
-}
-
 /// `image_process_info` -> options.
 pub fn process_options(info: &Map<String, Value>) -> Result<ProcessOptions, ApiError> {
     let f = Fields(info);
@@ -147,9 +134,9 @@ fn storage_options(
     quality_key: &str,
     default_quality: i64,
 ) -> Result<StorageOptions, ApiError> {
-    let xdpi = int_in(f, "xdpi", 1, 65535)?.unwrap_or(200) as u16;
-    let ydpi = int_in(f, "ydpi", 1, 65535)?.unwrap_or(xdpi as i64) as u16;
-    let quality = int_in(f, quality_key, 10, 100)?.unwrap_or(default_quality) as u8;
+    let xdpi = f.tuning("xdpi", 1, 65535)?.unwrap_or(200) as u16;
+    let ydpi = f.tuning("ydpi", 1, 65535)?.unwrap_or(xdpi as i64) as u16;
+    let quality = f.tuning(quality_key, 10, 100)?.unwrap_or(default_quality) as u8;
     let max = f.int("max_file_size")?.unwrap_or(0).max(0) as u64;
     Ok(StorageOptions {
         dpi: (xdpi, ydpi),
@@ -173,7 +160,8 @@ pub fn watermark_of(f: &Fields) -> Result<Option<Watermark>, ApiError> {
             ApiError::invalid("watermark.pos", Text::new("应为 0 到 4", "expected 0 to 4"))
         })?,
     };
-    let opacity = int_in(&wf, "transparency", 0, 255)
+    let opacity = wf
+        .tuning("transparency", 0, 255)
         .map_err(|_| {
             ApiError::invalid(
                 "watermark.transparency",
@@ -482,7 +470,7 @@ fn merge_images(c: &Images, req: ApiRequest) -> Result<Reply, ApiError> {
             ))
         }
     };
-    let margin = int_in(&f, "margin", 0, 2000)?.unwrap_or(5) as u32;
+    let margin = f.tuning("margin", 0, 2000)?.unwrap_or(5) as u32;
     // The merged picture and its encoding.
     let along: u64 = imgs
         .iter()

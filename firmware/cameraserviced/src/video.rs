@@ -387,13 +387,10 @@ fn register_params(params: &mut ParamRoutes, cams: &Arc<CameraManager>) {
             let c = c.clone();
             async move {
                 let role = role_of(&req)?;
-                let fps = req.fields().int("framerate")?.unwrap_or(0);
-                if !(1..=60).contains(&fps) {
-                    return Err(ApiError::invalid(
-                        "framerate",
-                        Text::new("应为 1 到 60", "expected 1 to 60"),
-                    ));
-                }
+                let fps = req
+                    .fields()
+                    .tuning("framerate", 1, 60)?
+                    .ok_or_else(|| ApiError::missing("framerate"))?;
                 blocking(move || Ok(c.set_fps_cap(role, fps as u32)?)).await?;
                 Ok(Reply::ok())
             }
@@ -432,13 +429,7 @@ fn register_ws_stream(table: &mut Table, cams: Arc<CameraManager>) {
                     }
                     return Ok(Reply::ok().with("camidx", camidx));
                 }
-                let fps = f.int("framerate")?.unwrap_or(5);
-                if !(1..=15).contains(&fps) {
-                    return Err(ApiError::invalid(
-                        "framerate",
-                        Text::new("应为 1 到 15", "expected 1 to 15"),
-                    ));
-                }
+                let fps = f.tuning("framerate", 1, 15)?.unwrap_or(5);
                 let w = blocking(move || Ok(c.watch(role)?)).await?;
                 // One stream per connection and camera: a new start replaces the old one.
                 let stop = Arc::new(tokio::sync::Notify::new());
