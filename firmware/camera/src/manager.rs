@@ -599,6 +599,17 @@ impl CameraManager {
             .unwrap_or_default())
     }
 
+    /// The sizes a format offers (largest first); empty when the camera lacks the format.
+    pub fn sizes_of(&self, role: Role, format: PixelFormat) -> Result<Vec<(u32, u32)>> {
+        let dev = Self::device_of(&self.slot(role), role)?;
+        Ok(dev
+            .formats()
+            .iter()
+            .filter(|f| f.format == format)
+            .flat_map(|f| f.sizes.iter().map(|s| (s.width, s.height)))
+            .collect())
+    }
+
     pub fn current_resolution(&self, role: Role) -> Result<(u32, u32)> {
         let mut guard = self.slot(role);
         let slot = &mut *guard;

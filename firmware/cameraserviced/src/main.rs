@@ -7,6 +7,7 @@ mod config;
 mod devices;
 mod docs;
 mod images;
+mod legacy;
 mod system;
 mod video;
 
@@ -320,7 +321,14 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         request_pixels: cfg.limits.request_pixels,
     });
     images::register(&mut table, image_ctx.clone());
-    docs::register(&mut table, image_ctx);
+    docs::register(&mut table, image_ctx.clone());
+    legacy::register(
+        &mut table,
+        Arc::new(legacy::Legacy::new(
+            image_ctx,
+            cfg.device.device_type.clone(),
+        )),
+    );
     cards::register(
         &mut table,
         Arc::new(cards::IdCards::new(
@@ -337,6 +345,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         )),
     );
     params.install(&mut table);
+    legacy::register_ws_params(&mut table);
     let placeholders = table.placeholders();
     tracing::info!(
         count = placeholders.len(),
