@@ -268,12 +268,26 @@ def classify(port: int, endpoint: str, method: str, target: str, body: bytes | N
         conn.close()
 
 
-SLOW = 10.0
-CAMERA_WORK = {"video=grabimage", "imagepro=barcode"}  # a reply slower than this is reported (not a failure by itself)
+SLOW = 10.0  # a reply slower than this is reported (not a failure by itself)
+CAMERA_WORK = {"video=grabimage", "imagepro=barcode", "barcode=get"}
 
 
-def test_row12_hostile_corpus_on_every_endpoint(start):
-    d, g = start()
+def barcode_page(path) -> str:
+    """A white page with a QR code, for the simulated document camera: barcode=get reads document
+    frames until it finds a code (up to its `time`, 20 s by default), so a page with one keeps
+    each of its calls short."""
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+    qr = zxingcpp.create_barcode("reliability", zxingcpp.QRCode).to_image(scale=8)
+    page = Image.new("L", (1600, 1200), 255)
+    page.paste(Image.fromarray(np.asarray(qr)).convert("L"), (600, 400))
+    page.convert("RGB").save(path)
+    return str(path)
+
+
+def test_row12_hostile_corpus_on_every_endpoint(start, tmp_path):
+    d, g = start({"camera": {"sim_document_image": barcode_page(tmp_path / "page.png")}})
     # a small capture size keeps the grabs the corpus makes quick (full-size grabs in a debug build
     # cost a second or two each)
     r, _ = api_json(d, "param=set", {"camidx": "0", "resolution": {"width": "640", "height": "480"}})
