@@ -57,6 +57,8 @@ struct Settings {
     format: Option<PixelFormat>,
     size: Option<(u32, u32)>,
     preview_width: Option<u32>,
+    /// Preview rotation, degrees counter-clockwise (0, 90, 180, 270).
+    rotation: u32,
 }
 
 struct Slot {
@@ -390,6 +392,7 @@ impl CameraManager {
         PreviewSpec {
             width: w,
             height: h,
+            rotation: slot.settings.rotation,
         }
     }
 
@@ -415,7 +418,8 @@ impl CameraManager {
         let p = Pipeline::start(dev.as_ref(), mode, preview, slot.hub.clone(), on_failure)?;
         tracing::info!(%role, format = mode.format.vendor_name(), width = mode.width, height = mode.height, preview_width = preview.width, "camera started");
         slot.pipeline = Some(p);
-        slot.hub.set_preview_size(preview.width, preview.height);
+        let (pw, ph) = preview.shown();
+        slot.hub.set_preview_size(pw, ph);
         slot.hub.set_state(HubState::Running);
         Ok(())
     }
@@ -689,8 +693,7 @@ impl CameraManager {
         let slot = &mut *guard;
         Self::device_of(slot, role)?;
         let m = self.mode_of(slot)?;
-        let p = self.preview_of(slot, &m);
-        Ok((p.width, p.height))
+        Ok(self.preview_of(slot, &m).shown())
     }
 
     /// Set the preview width (the height is derived from the capture aspect ratio).
@@ -700,8 +703,22 @@ impl CameraManager {
         Self::device_of(slot, role)?;
         self.change_settings(role, slot, |s| s.preview_width = Some(width.max(16)))?;
         let m = self.mode_of(slot)?;
-        let p = self.preview_of(slot, &m);
-        Ok((p.width, p.height))
+        Ok(self.preview_of(slot, &m).shown())
+    }
+
+    /// Turn the preview by `degrees` counter-clockwise (a multiple of 90, negative = clockwise),
+    /// added to its rotation so far; a running camera renegotiates (watching clients continue).
+    /// Returns the rotation now in effect. Grabs are not rotated (`rotate` of grabimage is).
+    pub fn rotate_preview(&self, role: Role, degrees: i64) -> Result<u32> {
+        if degrees % 90 != 0 {
+            return Err(CamError::BadRotation(degrees));
+        }
+        let mut guard = self.slot(role);
+        let slot = &mut *guard;
+        Self::device_of(slot, role)?;
+        let turned = (slot.settings.rotation as i64 + degrees).rem_euclid(360) as u32;
+        self.change_settings(role, slot, |s| s.rotation = turned)?;
+        Ok(slot.settings.rotation)
     }
 
     /// Cap the frames a second sent to preview clients (the running pipeline reads the hub's

@@ -76,8 +76,32 @@ impl PreviewCodecs {
 /// Preview size of a running pipeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreviewSpec {
+    /// The preview scaled from the camera's frame, before any rotation.
     pub width: u32,
     pub height: u32,
+    /// Rotation of the preview, degrees counter-clockwise: 0, 90, 180 or 270 (`video=rotate`).
+    pub rotation: u32,
+}
+
+impl PreviewSpec {
+    /// Width and height of the preview frames clients get (after the rotation).
+    pub fn shown(&self) -> (u32, u32) {
+        if self.rotation % 180 == 90 {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+
+    /// The `videoflip` step of the rotation ("" for none).
+    fn flip(&self) -> &'static str {
+        match self.rotation {
+            90 => "videoflip video-direction=90l ! ",
+            180 => "videoflip video-direction=180 ! ",
+            270 => "videoflip video-direction=90r ! ",
+            _ => "",
+        }
+    }
 }
 
 /// Build the launch description (exposed for tests and logs).
@@ -103,12 +127,13 @@ pub fn describe(
     if is_passthrough(mode, preview) {
         return format!("{source} ! {caps} ! appsink name=full {sink}");
     }
+    let flip = preview.flip();
     let chain = match mode.format {
         PixelFormat::Mjpg => format!(
-            "{} ! {} ! {pcaps} ! {}",
+            "{} ! {} ! {pcaps} ! {flip}{}",
             codecs.decoder, codecs.scaler, codecs.encoder
         ),
-        PixelFormat::Yuy2 => format!("{} ! {pcaps} ! {}", codecs.scaler, codecs.encoder),
+        PixelFormat::Yuy2 => format!("{} ! {pcaps} ! {flip}{}", codecs.scaler, codecs.encoder),
     };
     let q = "queue leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0";
     format!(
@@ -120,7 +145,10 @@ pub fn describe(
 
 /// Whether the camera's frames are already the preview (MJPEG at the preview size).
 fn is_passthrough(mode: &Mode, preview: &PreviewSpec) -> bool {
-    mode.format == PixelFormat::Mjpg && preview.width == mode.width && preview.height == mode.height
+    mode.format == PixelFormat::Mjpg
+        && preview.width == mode.width
+        && preview.height == mode.height
+        && preview.rotation == 0
 }
 
 /// Parse a launch description into a pipeline.
@@ -177,7 +205,7 @@ impl Pipeline {
                 stride: (len / mode.height.max(1) as usize) as u32,
             },
         };
-        let (pw, ph) = (preview.width, preview.height);
+        let (pw, ph) = preview.shown();
         // Passthrough: the full frame is also the preview frame, when someone watches and the
         // cap lets it through.
         let gate = is_passthrough(&mode, &preview).then(|| Gate::new(hub.clone()));
@@ -381,37 +409,29 @@ mod tests {
             height: 480,
             fps: 15.0,
         };
-        let d = describe(
-            "src",
-            &m,
-            &PreviewSpec {
+        let desc = |width, height, rotation| {
+            let mode = Mode { width, height, ..m };
+            let preview = PreviewSpec {
                 width: 640,
                 height: 480,
-            },
-            &codecs,
-        );
+                rotation,
+            };
+            describe("src", &mode, &preview, &codecs)
+        };
         assert_eq!(
-            d,
+            desc(640, 480, 0),
             "src ! image/jpeg,width=640,height=480,framerate=15/1 ! appsink name=full \
              sync=false async=false max-buffers=1 drop=true enable-last-sample=false"
         );
-        let d = describe(
-            "src",
-            &Mode {
-                width: 2592,
-                height: 1944,
-                ..m
-            },
-            &PreviewSpec {
-                width: 640,
-                height: 480,
-            },
-            &codecs,
-        );
+        let d = desc(2592, 1944, 0);
         assert!(
             d.contains("jpegdec ! videoscale ! video/x-raw,width=640,height=480 ! jpegenc"),
             "{d}"
         );
         assert!(!d.contains("videorate"), "{d}");
+        // A rotated preview is never a passthrough; the rotation follows the scaling.
+        let d = desc(640, 480, 90);
+        let rotated = "video/x-raw,width=640,height=480 ! videoflip video-direction=90l ! jpegenc";
+        assert!(d.contains(rotated), "{d}");
     }
 }

@@ -150,6 +150,8 @@ pub enum CamError {
     UnknownProperty(String),
     /// A property value that is not a number.
     BadValue(String),
+    /// A preview rotation that is not a multiple of 90 degrees.
+    BadRotation(i64),
     /// Something that should not fail did.
     Internal(String),
 }
@@ -168,6 +170,7 @@ impl fmt::Display for CamError {
             }
             CamError::UnknownProperty(p) => write!(f, "unknown property {p}"),
             CamError::BadValue(v) => write!(f, "not a number: {v}"),
+            CamError::BadRotation(d) => write!(f, "rotation {d} is not a multiple of 90"),
             CamError::Internal(e) => write!(f, "internal camera error: {e}"),
         }
     }
@@ -215,6 +218,13 @@ impl From<CamError> for ApiError {
             CamError::BadValue(v) => ApiError::invalid(
                 "value",
                 Text::new(format!("不是数字：{v}"), format!("not a number: {v}")),
+            ),
+            CamError::BadRotation(d) => ApiError::invalid(
+                "rotate",
+                Text::new(
+                    format!("旋转角度 {d} 不是 90 的倍数"),
+                    format!("{d} is not a multiple of 90 degrees"),
+                ),
             ),
             CamError::Internal(e) => ApiError::internal(e),
         }

@@ -21,8 +21,10 @@ use crate::common::{grab, on, picture, role_of, Images, Work, B64, BARCODE_BYTES
 /// Most images one client's PDF queue holds, and their bytes together.
 const PDF_QUEUE_IMAGES: usize = 200;
 const PDF_QUEUE_BYTES: usize = 64 << 20;
-/// Clients with a queue at once; the oldest idle queue goes first.
+/// Clients with a queue at once, and the bytes of all queues together; the longest idle queue
+/// of another client goes first when either would be passed.
 const PDF_QUEUES: usize = 16;
+const PDF_QUEUES_BYTES: usize = 128 << 20;
 /// A queue nobody touched for this long is dropped.
 const PDF_QUEUE_IDLE: Duration = Duration::from_secs(30 * 60);
 
@@ -127,6 +129,19 @@ fn setresolution(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
     Ok(Reply::ok().with("data", format!("{w}*{h}")))
 }
 
+/// `video=rotate {camidx, rotate}`: turn the live preview by `rotate` degrees ("90" left, "270"
+/// or "-90" right), added to its rotation so far; `data`: the rotation now, degrees
+/// counter-clockwise.
+fn rotate(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
+    let role = role_of(&req)?;
+    let degrees = req
+        .fields()
+        .int("rotate")?
+        .ok_or_else(|| ApiError::missing("rotate"))?;
+    let now = c.images.cams.rotate_preview(role, degrees)?;
+    Ok(Reply::ok().with("data", now.to_string()))
+}
+
 /// `camera=state`: "opened"/"closed" per camidx, comma-separated, in `state` (no `data`: the
 /// SDK that reads it takes `data` instead of the reply when there is one).
 fn camera_state(c: &Legacy, _req: ApiRequest) -> Result<Reply, ApiError> {
@@ -156,19 +171,30 @@ fn pdf_addimage(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
     let data = work.source(&c.images.store, &src, false, 1)?;
     // Only pictures go in: check the header now, not at save time.
     imaging::codec::probe(&data)?;
+    let me = req.peer.map(|p| p.ip());
     let mut queues = c.queues();
     let now = Instant::now();
     queues.retain(|_, q| q.touched.is_some_and(|t| now - t < PDF_QUEUE_IDLE));
-    if !queues.contains_key(&req.peer.map(|p| p.ip())) && queues.len() >= PDF_QUEUES {
+    // Room for this client's queue and this image: other clients' idle queues go, oldest first.
+    loop {
+        let total: usize = queues.values().map(|q| q.bytes).sum();
+        let too_many = !queues.contains_key(&me) && queues.len() >= PDF_QUEUES;
+        if !too_many && total + data.len() <= PDF_QUEUES_BYTES {
+            break;
+        }
         let oldest = queues
             .iter()
+            .filter(|(k, _)| **k != me)
             .min_by_key(|(_, q)| q.touched)
             .map(|(k, _)| *k);
-        if let Some(k) = oldest {
-            queues.remove(&k);
+        match oldest {
+            Some(k) => {
+                queues.remove(&k);
+            }
+            None => break, // only this client's queue: its own limit below decides
         }
     }
-    let q = queues.entry(req.peer.map(|p| p.ip())).or_default();
+    let q = queues.entry(me).or_default();
     if q.images.len() >= PDF_QUEUE_IMAGES || q.bytes + data.len() > PDF_QUEUE_BYTES {
         return Err(ApiError::too_large(Text::new(
             format!(
@@ -237,52 +263,41 @@ fn pdf_clear(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
 /// `barcode=get {time}`: frames of the document camera are read until codes are found or
 /// `time` seconds (default 20, at most 60) pass; `data` is `[{barcodedata}]`. Nothing found in
 /// time: code "3" (no data).
-fn register_barcode_get(table: &mut Table, c: &Arc<Legacy>) {
-    let c = c.clone();
-    table.register(
-        "barcode",
-        "get",
-        handler(move |req: ApiRequest| {
-            let c = c.clone();
-            async move {
-                let secs = req.fields().tuning("time", 1, 60)?.unwrap_or(20) as u64;
-                let deadline = Instant::now() + Duration::from_secs(secs);
-                let ctx = c.images.clone();
-                loop {
-                    let frame = grab(&ctx.cams, Role::Document).await?;
-                    // A heavy-job slot for each reading, not for the whole wait.
-                    let _slot = ctx.budget.job(Text::same("barcode=get")).await?;
-                    let ctx2 = ctx.clone();
-                    let codes = blocking(move || {
-                        let pic = picture(frame)?;
-                        let mut work = Work::new(&ctx2);
-                        let (w, h) = pic.size()?;
-                        work.admit(w, h, BARCODE_BYTES_PER_PIXEL)?;
-                        let g = barcode::luma(&pic.pixels()?);
-                        barcode::read(&g)
-                            .map_err(|e| ApiError::internal(format!("barcode reader: {e}")))
-                    })
-                    .await?;
-                    if !codes.is_empty() {
-                        let data: Vec<Value> = codes
-                            .iter()
-                            .map(|c| json!({"barcodedata": c.text}))
-                            .collect();
-                        return Ok(Reply::ok().with("data", data));
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(ApiError::with(
-                            api::ErrorKind::NoData,
-                            Text::new(
-                                format!("{secs} 秒内未识别到条码"),
-                                format!("no barcode recognised within {secs} s"),
-                            ),
-                        ));
-                    }
-                }
-            }
-        }),
-    );
+async fn barcode_get(c: Arc<Legacy>, req: ApiRequest) -> Result<Reply, ApiError> {
+    let secs = req.fields().tuning("time", 1, 60)?.unwrap_or(20) as u64;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let ctx = c.images.clone();
+    loop {
+        let frame = grab(&ctx.cams, Role::Document).await?;
+        // A heavy-job slot for each reading, not for the whole wait.
+        let _slot = ctx.budget.job(Text::same("barcode=get")).await?;
+        let ctx2 = ctx.clone();
+        let codes = blocking(move || {
+            let pic = picture(frame)?;
+            let mut work = Work::new(&ctx2);
+            let (w, h) = pic.size()?;
+            work.admit(w, h, BARCODE_BYTES_PER_PIXEL)?;
+            let g = barcode::luma(&pic.pixels()?);
+            barcode::read(&g).map_err(|e| ApiError::internal(format!("barcode reader: {e}")))
+        })
+        .await?;
+        if !codes.is_empty() {
+            let data: Vec<Value> = codes
+                .iter()
+                .map(|c| json!({"barcodedata": c.text}))
+                .collect();
+            return Ok(Reply::ok().with("data", data));
+        }
+        if Instant::now() >= deadline {
+            return Err(ApiError::with(
+                api::ErrorKind::NoData,
+                Text::new(
+                    format!("{secs} 秒内未识别到条码"),
+                    format!("no barcode recognised within {secs} s"),
+                ),
+            ));
+        }
+    }
 }
 
 pub fn register(table: &mut Table, c: Arc<Legacy>) {
@@ -293,10 +308,16 @@ pub fn register(table: &mut Table, c: Arc<Legacy>) {
         Ok(Reply::ok().with("data", c.device_type.clone()))
     });
     on(table, "camera", "state", &c, camera_state);
+    on(table, "video", "rotate", &c, rotate);
     on(table, "pdf", "addimage", &c, pdf_addimage);
     on(table, "pdf", "save", &c, pdf_save);
     on(table, "pdf", "clear", &c, pdf_clear);
-    register_barcode_get(table, &c);
+    let b = c.clone();
+    table.register(
+        "barcode",
+        "get",
+        handler(move |req| barcode_get(b.clone(), req)),
+    );
 }
 
 /// Run `h` on the request after `adapt` rewrote its parameters.
