@@ -217,9 +217,15 @@ fn pdf_addimage(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
 /// `PdfPath` when it is a path inside the storage root, else a generated name) and returned as
 /// base64 in `data`. The queue stays until `pdf=clear`.
 fn pdf_save(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
+    let me = req.peer.map(|p| p.ip());
+    // The copy of the queue, the document and its base64 come out of the work memory budget
+    // (reserved before the queue is copied; waiting for room never holds the queues' lock).
+    let queued = c.queues().get(&me).map_or(0, |q| q.bytes) as u64;
+    let mut work = Work::new(&c.images);
+    work.reserve(queued * 4, Text::new("PDF 文档", "the PDF document"))?;
     let images: Vec<Vec<u8>> = {
         let mut queues = c.queues();
-        match queues.get_mut(&req.peer.map(|p| p.ip())) {
+        match queues.get_mut(&me) {
             Some(q) if !q.images.is_empty() => {
                 q.touched = Some(Instant::now());
                 q.images.clone()
