@@ -4,6 +4,7 @@ import contextlib
 import http.client
 import json
 import os
+import selectors
 import socket
 import subprocess
 import tempfile
@@ -80,7 +81,6 @@ class Clients:
     client by the stream's boundary."""
 
     def __init__(self, port, path, n, boundary=b"--cameraserviceframe"):
-        import selectors
         self.boundary = boundary
         self.sel = selectors.DefaultSelector()
         self.counts = [0] * n
@@ -90,7 +90,7 @@ class Clients:
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             s.setblocking(False)
-            self.sel.register(s, 1, i)  # EVENT_READ
+            self.sel.register(s, selectors.EVENT_READ, i)
             self.socks.append(s)
 
     def pump(self, seconds):

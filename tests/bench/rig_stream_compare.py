@@ -22,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from benchlib import free_port, measure_stream, wait_port  # noqa: E402
+from benchlib import call, free_port, measure_stream, wait_port  # noqa: E402
 
 FEED = os.path.join(HERE, "..", "rig", "helpers", "mjpeg_feed.py")
 sys.path.insert(0, os.path.dirname(FEED))
@@ -40,16 +40,6 @@ def wait_mjpg(dev, feeder, timeout=30.0):
     return False
 
 
-def api_call(port, path, body):
-    import http.client
-    import json
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("POST", path, json.dumps(body))
-    r = json.loads(c.getresponse().read())
-    c.close()
-    return r
-
-
 def start_daemon(binary, sc, fps, tmp):
     port = free_port()
     cfg = os.path.join(tmp, "daemon.toml")
@@ -60,10 +50,10 @@ def start_daemon(binary, sc, fps, tmp):
                          stderr=subprocess.DEVNULL)
     wait_port(port, p, 30)
     for _ in range(100):  # the camera is found by the first scan
-        if api_call(port, "/video=status", {}).get("video0") in ("ok", "run"):
+        if call(port, "/video=status", {}).get("video0") in ("ok", "run"):
             break
         time.sleep(0.1)
-    r = api_call(port, "/param=set", {"camidx": "0", "resolution": {"width": "640", "height": "480"}})
+    r = call(port, "/param=set", {"camidx": "0", "resolution": {"width": "640", "height": "480"}})
     if r.get("code") != "0":
         raise RuntimeError(f"daemon: 640x480 refused: {r}")
     return p, port, "/video=stream&camidx=0", b"--cameraserviceframe"

@@ -118,7 +118,7 @@ impl Watch {
 /// A grab under way: the camera runs (and is held) until this is dropped. Made by
 /// [`CameraManager::begin_grab`] off the async runtime; its frame is awaited without a thread.
 pub struct Grab {
-    /// Who to tell when the grab ends (taken by `release` or `drop`).
+    /// Who to tell when the grab ends (taken by `drop`).
     hold: Option<Arc<CameraManager>>,
     role: Role,
     hub: Arc<Hub>,
@@ -152,13 +152,6 @@ impl Grab {
         tokio::time::timeout(self.timeout, wait)
             .await
             .unwrap_or(Err(CamError::NoFrames(self.role)))
-    }
-
-    /// Let the camera go now (blocks briefly on its lock; dropping does this off the runtime).
-    pub fn release(mut self) {
-        if let Some(m) = self.hold.take() {
-            m.end_grab(self.role);
-        }
     }
 }
 
@@ -194,6 +187,20 @@ fn capture_rate(offered: &[f64], cap: u32) -> f64 {
             Some(best.map_or(f, |b| b.min(f)))
         })
         .unwrap_or(highest)
+}
+
+/// The sizes a camera offers in a format, largest first.
+fn sizes(dev: &dyn CameraDevice, format: PixelFormat) -> Vec<(u32, u32)> {
+    dev.formats()
+        .iter()
+        .filter(|f| f.format == format)
+        .flat_map(|f| f.sizes.iter().map(|s| (s.width, s.height)))
+        .collect()
+}
+
+/// Sizes as the protocol writes them ("WxH").
+fn size_names(sizes: &[(u32, u32)]) -> Vec<String> {
+    sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect()
 }
 
 fn even(v: f64) -> u32 {
@@ -586,32 +593,16 @@ impl CameraManager {
 
     /// "WxH" strings the current format offers, largest first.
     pub fn resolutions(&self, role: Role) -> Result<Vec<String>> {
-        let mut guard = self.slot(role);
-        let slot = &mut *guard;
-        let dev = Self::device_of(slot, role)?;
-        let mode = self.mode_of(slot)?;
-        Ok(dev
-            .formats()
-            .iter()
-            .find(|f| f.format == mode.format)
-            .map(|f| {
-                f.sizes
-                    .iter()
-                    .map(|s| format!("{}x{}", s.width, s.height))
-                    .collect()
-            })
-            .unwrap_or_default())
+        let guard = self.slot(role);
+        let dev = Self::device_of(&guard, role)?;
+        let format = self.mode_of(&guard)?.format;
+        Ok(size_names(&sizes(dev.as_ref(), format)))
     }
 
     /// The sizes a format offers (largest first); empty when the camera lacks the format.
     pub fn sizes_of(&self, role: Role, format: PixelFormat) -> Result<Vec<(u32, u32)>> {
         let dev = Self::device_of(&self.slot(role), role)?;
-        Ok(dev
-            .formats()
-            .iter()
-            .filter(|f| f.format == format)
-            .flat_map(|f| f.sizes.iter().map(|s| (s.width, s.height)))
-            .collect())
+        Ok(sizes(dev.as_ref(), format))
     }
 
     pub fn current_resolution(&self, role: Role) -> Result<(u32, u32)> {
@@ -624,30 +615,36 @@ impl CameraManager {
 
     /// Set the capture resolution; the pipeline renegotiates. Returns the applied size.
     pub fn set_resolution(&self, role: Role, width: u32, height: u32) -> Result<(u32, u32)> {
+        self.set_mode(role, None, width, height)
+    }
+
+    /// Set the capture format (None: keep it) and size in one change, checked against what that
+    /// format offers before anything changes; the pipeline renegotiates once. Returns the
+    /// applied size.
+    pub fn set_mode(
+        &self,
+        role: Role,
+        format: Option<PixelFormat>,
+        width: u32,
+        height: u32,
+    ) -> Result<(u32, u32)> {
         let mut guard = self.slot(role);
         let slot = &mut *guard;
         let dev = Self::device_of(slot, role)?;
-        let mode = self.mode_of(slot)?;
-        let info = dev
-            .formats()
-            .iter()
-            .find(|f| f.format == mode.format)
-            .cloned()
-            .ok_or_else(|| CamError::Device("format gone".into()))?;
-        if !info
-            .sizes
-            .iter()
-            .any(|s| s.width == width && s.height == height)
-        {
+        let format = match format {
+            Some(f) => f,
+            None => self.mode_of(slot)?.format,
+        };
+        let offered = sizes(dev.as_ref(), format);
+        if !offered.contains(&(width, height)) {
             return Err(CamError::BadResolution {
-                valid: info
-                    .sizes
-                    .iter()
-                    .map(|s| format!("{}x{}", s.width, s.height))
-                    .collect(),
+                valid: size_names(&offered),
             });
         }
-        self.change_settings(role, slot, |s| s.size = Some((width, height)))?;
+        self.change_settings(role, slot, |s| {
+            s.format = Some(format);
+            s.size = Some((width, height));
+        })?;
         let m = self.mode_of(slot)?;
         Ok((m.width, m.height))
     }

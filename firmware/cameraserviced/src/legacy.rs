@@ -113,19 +113,7 @@ fn setresolution(c: &Legacy, req: ApiRequest) -> Result<Reply, ApiError> {
         }
     };
     let (w, h) = (size("width")?, size("height")?);
-    let cams = &c.images.cams;
-    // The size is checked against the format asked for before anything changes.
-    let sizes = cams.sizes_of(role, format)?;
-    if !sizes.contains(&(w, h)) {
-        return Err(camera::CamError::BadResolution {
-            valid: sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect(),
-        }
-        .into());
-    }
-    if cams.video_type(role)? != format {
-        cams.set_video_type(role, format)?;
-    }
-    let (w, h) = cams.set_resolution(role, w, h)?;
+    let (w, h) = c.images.cams.set_mode(role, Some(format), w, h)?;
     Ok(Reply::ok().with("data", format!("{w}*{h}")))
 }
 
