@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -153,7 +154,9 @@ def http_request(
         conn.request(method, target, body=encode_body(body), headers=hdrs)
         resp = conn.getresponse()
         data = resp.read()
-        return Reply(resp.status, resp.reason, resp.headers, data)
+        reply = Reply(resp.status, resp.reason, resp.headers, data)
+        record_http_reply(method, target, reply)
+        return reply
     finally:
         if own:
             conn.close()
@@ -241,6 +244,150 @@ def check_api_reply(reply: Reply, status: int = 200) -> dict:
 
 def has_cjk(text: str) -> bool:
     return bool(CJK_RE.search(text))
+
+
+# --------------------------------------------------------------------------- reply recorder
+#
+# With CAMERASERVICE_RECORD_REPLIES naming a file, every JSON API reply the helpers above receive is
+# appended to it as one line {"endpoint": "group=action", "method", "status", "reply"}, and every
+# reply of ws_call() as {"endpoint", "transport": "ws", "function", "reply"}; tests/openapi/
+# test_recorded.py validates them against the OpenAPI document. Strings over RECORD_STRING_MAX
+# characters (base64 ...) are cut in the record (their type stays). Recording never fails a test.
+
+RECORD_ENV = "CAMERASERVICE_RECORD_REPLIES"
+RECORD_STRING_MAX = 256
+UPDATE_PATHS = ("/update=install", "/update=status", "/update=reboot")
+_record_lock = threading.Lock()
+_groups: frozenset | None = None
+
+
+def _endpoint_groups() -> frozenset:
+    """The URL grammar's groups: those of endpoints.txt (kept equal to the catalogue)."""
+    global _groups
+    if _groups is None:
+        _groups = frozenset(e.split("=", 1)[0].lower() for e in load_endpoints() if "=" in e)
+    return _groups
+
+
+def _starts_json(text: str) -> bool:
+    t = text.lstrip(" ")
+    return t[:1] in ("{", "[") or t[:3].lower() in ("%7b", "%5b")
+
+
+def endpoint_of_target(target: str) -> str | None:
+    """The endpoint key (`video=grabimage`, `ocr`) a request target names, read as api::url::parse_target
+    reads it (path or query form, separators ?&;, JSON values skipped), or the update API's key; None
+    for the plain paths (/storage/, /ui/, /openapi.json, /) and targets naming no endpoint."""
+    path, sep, query = target.partition("?")
+    if path in UPDATE_PATHS:
+        return path[1:]
+    if path.startswith(("/storage/", "/ui/")) or path == "/openapi.json":
+        return None
+    text = path.lstrip("/") + ("?" + query if sep else "")
+    groups = _endpoint_groups()
+    decoder = json.JSONDecoder()
+    pos, first, decoded, attempts = 0, True, False, 0
+
+    def skip_json(at: int) -> int | None:
+        # A JSON object or array at `at`: the position after it (the rest is decoded once, as the daemon does).
+        nonlocal text, decoded, attempts
+        if attempts >= 4:
+            return None
+        attempts += 1
+        rest = text[at:] if decoded else urllib.parse.unquote(text[at:], errors="replace")
+        lead = len(rest) - len(rest.lstrip())
+        try:
+            value, end = decoder.raw_decode(rest, lead)
+        except ValueError:
+            return None
+        if not isinstance(value, (dict, list)):
+            return None
+        if decoded:
+            return at + end
+        text, decoded = rest, True
+        return end
+
+    while True:
+        while pos < len(text) and text[pos] in "?&;":
+            pos += 1
+        if pos >= len(text):
+            return None
+        if _starts_json(text[pos:]):
+            nxt = skip_json(pos)
+            if nxt is not None:
+                pos = nxt
+                continue
+        rest = text[pos:]
+        end = next((i for i, c in enumerate(rest) if c in "?&;"), len(rest))
+        seg = rest[:end]
+        if "=" in seg:
+            eq = seg.index("=")
+            if _starts_json(text[pos + eq + 1:]):
+                nxt = skip_json(pos + eq + 1)
+                if nxt is not None:
+                    pos, first = nxt, False
+                    continue
+            key = urllib.parse.unquote(seg[:eq], errors="replace").strip().lower()
+            if key in groups:
+                action = urllib.parse.unquote(seg[eq + 1:], errors="replace").strip().lower()
+                return f"{key}={action}"
+        elif first and urllib.parse.unquote(seg, errors="replace").strip().lower() == "ocr":
+            return "ocr"
+        first = False
+        pos += end
+
+
+def _trimmed(value):
+    if isinstance(value, str):
+        return value if len(value) <= RECORD_STRING_MAX else value[:64] + f"...({len(value)} chars)"
+    if isinstance(value, dict):
+        return {k: _trimmed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trimmed(v) for v in value]
+    return value
+
+
+def _record(entry: dict) -> None:
+    line = json.dumps(entry, ensure_ascii=False) + "\n"
+    with _record_lock, open(os.environ[RECORD_ENV], "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def record_http_reply(method: str, target: str, reply: "Reply") -> None:
+    """Append a JSON API reply to the record file (see above); anything else is left out."""
+    if not os.environ.get(RECORD_ENV) or reply.status == 404:
+        return
+    try:
+        if not reply.content_type.replace(" ", "").lower().startswith("application/json"):
+            return
+        endpoint = endpoint_of_target(target)
+        if endpoint is None:
+            return
+        obj = reply.json()
+        if isinstance(obj, dict):
+            _record({"endpoint": endpoint, "method": method.upper(), "status": reply.status,
+                     "reply": _trimmed(obj)})
+    except Exception:  # noqa: BLE001 - recording must never break a test
+        pass
+
+
+def record_ws_reply(function: str, msg: dict) -> None:
+    """Append a WebSocket reply: `endpoint` is GROUP=ACTION when the function is written so, else
+    `ws:<function>` (the OpenAPI document's x-websocket maps the name)."""
+    if not os.environ.get(RECORD_ENV):
+        return
+    try:
+        f = function.strip()
+        if "=" in f:
+            g, _, a = f.partition("=")
+            endpoint = f"{g.strip().lower()}={a.strip().lower()}"
+        elif f.lower() == "ocr":
+            endpoint = "ocr"
+        else:
+            endpoint = "ws:" + f
+        _record({"endpoint": endpoint, "transport": "ws", "function": function, "reply": _trimmed(msg)})
+    except Exception:  # noqa: BLE001
+        pass
 
 
 # --------------------------------------------------------------------------- daemon
@@ -490,6 +637,7 @@ class MjpegStream:
     """
 
     def __init__(self, port: int, target: str, timeout: float = 10.0):
+        self.target = target
         self.conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
         self.conn.request("GET", target)
         self.resp = self.conn.getresponse()
@@ -514,7 +662,9 @@ class MjpegStream:
 
     def read_reply(self) -> Reply:
         """For a non-stream answer: the whole response as a Reply."""
-        return Reply(self.status, self.resp.reason, self.resp.headers, self.resp.read())
+        reply = Reply(self.status, self.resp.reason, self.resp.headers, self.resp.read())
+        record_http_reply("GET", self.target, reply)
+        return reply
 
     # -- reading
     def _fill(self, deadline: float) -> bool:
@@ -845,5 +995,6 @@ def ws_call(conn, function: str, params: dict | None = None) -> dict:
     for _ in range(50):
         msg = json.loads(conn.recv())
         if msg.get("function") == function:
+            record_ws_reply(function, msg)
             return msg
     raise AssertionError(f"no reply with function {function!r}")

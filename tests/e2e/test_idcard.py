@@ -35,7 +35,12 @@ INFO_KEYS = {
     "name", "sex", "birthday", "address", "cardID", "issueOrgan", "validStart", "validEnd",
     "sexCode", "nationCode", "nation", "appendMsg", "fingerBase64", "photoBase64", "photoWlt",
     "passportId", "signCount", "nameEn", "cardVersion", "admissibleInstitution",
+    # the older vocabulary's: pictures of the card's two sides, drawn on the device, and the
+    # chip serial from the module's select answer
+    "photoBase64_Z", "photoBase64_F", "strIDUID",
 }
+# The card pictures: ID-1 format at 10 px/mm.
+CARD_SIZE = (856, 540)
 
 
 # --------------------------------------------------------------------------- sample card data
@@ -93,6 +98,8 @@ RESIDENT_FINGER = {
     "cardID": "110101198001010028",
     "birthday": "19800101",
     "fingerBase64": FINGER_B64,
+    # the simulated module fills the select answer for this card only
+    "strIDUID": "10E4100102030405",
 }
 
 PERMIT = {
@@ -249,6 +256,10 @@ def assert_card(reply: dict, card_type: str, info: dict, *, decoder: bool = Fals
     expected = dict(info)
     if decoder:
         expected["photoBase64"] = got["photoBase64"]
+    # The pictures are checked by card_pictures(); here only that both are there.
+    for k in ("photoBase64_Z", "photoBase64_F"):
+        assert got[k], f"IDCardInfo.{k} is empty"
+        expected[k] = got[k]
     diff = {k: (got[k], expected[k]) for k in INFO_KEYS if got[k] != expected[k]}
     assert not diff, f"fields differ (got, expected): {diff}"
     if not decoder:
@@ -277,6 +288,50 @@ def test_reply_shape_and_raw_blobs(rig):
     assert info["photoBase64"] == ""
     rig.sim.card("resident")
     assert rig.idcard()["IDCardInfo"]["fingerBase64"] == ""
+
+
+def card_pictures(info: dict):
+    """The two card pictures as RGB images, after checking they are JPEGs of the card's size."""
+    from PIL import Image
+
+    out = []
+    for k in ("photoBase64_Z", "photoBase64_F"):
+        jpeg = base64.b64decode(info[k], validate=True)
+        img = Image.open(io.BytesIO(jpeg))
+        assert img.format == "JPEG" and img.size == CARD_SIZE, (k, img.format, img.size)
+        out.append(img.convert("RGB"))
+    return out
+
+
+def dark_pixels(img, box) -> int:
+    """Pixels of text (darker than the card's paper) in a box."""
+    region = img.crop(box).convert("L")
+    return sum(region.histogram()[:120])
+
+
+def test_card_pictures(rig):
+    """photoBase64_Z (portrait side) and photoBase64_F (the other side) show the card's data
+    where the printed card has it: text in the name, number and validity areas, an empty photo
+    frame without a decoder, white outside the rounded corners; different cards differ."""
+    seen = {}
+    for name in ["resident", "resident-finger", "permit", "foreign"]:
+        rig.sim.card(name)
+        info = rig.idcard()["IDCardInfo"]
+        front, back = card_pictures(info)
+        assert front.getpixel((0, 0)) == (255, 255, 255) or min(front.getpixel((0, 0))) > 245
+        assert dark_pixels(front, (140, 50, 540, 110)) > 100, f"{name}: no name on the front"
+        assert dark_pixels(front, (230, 430, 760, 500)) > 300, f"{name}: no number on the front"
+        # Without a decoder the photo frame is empty inside.
+        assert dark_pixels(front, (580, 90, 800, 360)) == 0, f"{name}: something in the photo frame"
+        assert dark_pixels(back, (100, 60, 760, 240)) > 300, f"{name}: no title on the back"
+        assert dark_pixels(back, (270, 370, 760, 430)) > 100, f"{name}: no validity on the back"
+        seen[name] = (info["photoBase64_Z"], info["photoBase64_F"])
+        # The same card reads to the same pictures.
+        assert rig.idcard()["IDCardInfo"]["photoBase64_Z"] == info["photoBase64_Z"]
+    fronts = {z for z, _ in seen.values()}
+    assert len(fronts) == len(seen), "two cards gave the same front picture"
+    # Two resident cards of the same authority and start date, different validity: backs differ.
+    assert seen["resident"][1] != seen["resident-finger"][1]
 
 
 def test_switching_cards_between_calls(rig):
@@ -733,7 +788,11 @@ def test_wlt_decoder_plugin(sam, daemon, tmp_path):
     assert img.format == "JPEG"
     assert img.size == (102, 126), img.size
     img = img.convert("RGB")
+    # The decoded photo is in the front picture's photo frame (560,64 255x315).
+    front, _ = card_pictures(r["IDCardInfo"])
+    inside = front.getpixel((560 + 127, 64 + 40))
     top = (0x40, 255 - WLT[3], WLT[3])
+    assert all(abs(a - b) <= 24 for a, b in zip(inside, top)), f"photo frame: {inside}, expected about {top}"
     for xy, want in [((51, 20), top), ((10, 40), top), ((51, 105), (255, 255, 255)), ((90, 120), (255, 255, 255))]:
         got = img.getpixel(xy)
         assert all(abs(a - b) <= 16 for a, b in zip(got, want)), f"pixel {xy}: {got}, expected about {want}"

@@ -369,34 +369,22 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
         return error_response(server, StatusCode::METHOD_NOT_ALLOWED, &e);
     }
 
-    if let Some((h, rest)) = server.table.prefix(req.uri().path()) {
-        let path = percent_encoding::percent_decode_str(&rest)
-            .decode_utf8_lossy()
-            .into_owned();
-        let mut params = serde_json::Map::new();
-        params.insert("path".into(), Value::String(path));
-        let request = ApiRequest {
-            endpoint: crate::request::EndpointKey::new("prefix", ""),
-            params,
-            body: None,
-            transport: Transport::Http { method },
-            peer,
-        };
-        return match run_handler(h, request).await {
-            Ok(Reply::Http(r)) => r,
-            Ok(Reply::Json(j)) => json_response(StatusCode::OK, &j.render(lang)),
-            Err(e) => {
-                let status = match e.kind {
-                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                    ErrorKind::PathRefused => StatusCode::FORBIDDEN,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                error_response(server, status, &e)
-            }
-        };
+    let uri_path = req.uri().path();
+    if uri_path != "/" {
+        if let Some(h) = server.table.page(uri_path) {
+            return serve_plain(server, h, String::new(), method, peer).await;
+        }
+    }
+    if let Some((h, rest)) = server.table.prefix(uri_path) {
+        return serve_plain(server, h, rest, method, peer).await;
     }
 
     let target = parse_target(req.uri().path(), req.uri().query());
+    if target.endpoint.is_none() && target.unknown.is_none() && uri_path == "/" {
+        if let Some(h) = server.table.page("/") {
+            return serve_plain(server, h, String::new(), method, peer).await;
+        }
+    }
     let Some(endpoint) = target.endpoint.clone() else {
         let what = target
             .unknown
@@ -472,6 +460,41 @@ async fn respond(server: &Arc<Server>, req: Request) -> Response {
         Err(e) => {
             tracing::debug!(%endpoint, code = e.code(), "{e}");
             json_response(StatusCode::OK, &error_object(&e, lang))
+        }
+    }
+}
+
+/// A plain path (a page, a download): the handler gets the rest of the path, percent-decoded, as
+/// the parameter `path`; its errors become HTTP statuses.
+async fn serve_plain(
+    server: &Server,
+    h: Handler,
+    rest: String,
+    method: Method,
+    peer: Option<SocketAddr>,
+) -> Response {
+    let path = percent_encoding::percent_decode_str(&rest)
+        .decode_utf8_lossy()
+        .into_owned();
+    let mut params = serde_json::Map::new();
+    params.insert("path".into(), Value::String(path));
+    let request = ApiRequest {
+        endpoint: crate::request::EndpointKey::new("prefix", ""),
+        params,
+        body: None,
+        transport: Transport::Http { method },
+        peer,
+    };
+    match run_handler(h, request).await {
+        Ok(Reply::Http(r)) => r,
+        Ok(Reply::Json(j)) => json_response(StatusCode::OK, &j.render(server.language())),
+        Err(e) => {
+            let status = match e.kind {
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::PathRefused => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            error_response(server, status, &e)
         }
     }
 }

@@ -157,9 +157,22 @@ pub const OLDER_WS_ONLY: &[&str] = &[
     "set_cutpage",
 ];
 
-/// Every HTTP entry of the catalogue: the vendor document's, then the older vocabulary.
+/// The appliance's own endpoints, outside both vocabularies: diagnostics for the demo page and
+/// the image editor page's session (the editor itself is the vendor's `imagepro=start_editor`).
+pub const APPLIANCE_ENDPOINTS: &[(&str, &str)] = &[
+    ("diag", "status"),
+    ("diag", "log"),
+    ("editor", "session"),
+    ("editor", "save"),
+];
+
+/// Every HTTP entry of the catalogue: the vendor document's, the older vocabulary, the
+/// appliance's own.
 pub fn http_catalogue() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    VENDOR_ENDPOINTS.iter().chain(OLDER_ENDPOINTS)
+    VENDOR_ENDPOINTS
+        .iter()
+        .chain(OLDER_ENDPOINTS)
+        .chain(APPLIANCE_ENDPOINTS)
 }
 
 /// Every WebSocket-only function of the catalogue.
@@ -184,6 +197,8 @@ pub struct Table {
     ws_names: HashMap<String, EndpointKey>,
     /// Plain URL prefixes outside the vendor grammar (file downloads), longest first.
     prefixes: Vec<(String, Handler)>,
+    /// Plain paths outside the vendor grammar (`/openapi.json`; `/` when it names no endpoint).
+    pages: HashMap<String, Handler>,
 }
 
 impl Default for Table {
@@ -220,6 +235,7 @@ impl Table {
             routes: BTreeMap::new(),
             ws_names: HashMap::new(),
             prefixes: Vec::new(),
+            pages: HashMap::new(),
         };
         for (g, a) in http_catalogue() {
             let key = EndpointKey::new(g, a);
@@ -323,6 +339,19 @@ impl Table {
         self.prefixes.push((prefix.to_string(), h));
         self.prefixes
             .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    }
+
+    /// Serve GET on one plain path. `/` is served only when the request names no endpoint (the
+    /// vendor's query form `/?video=status` keeps working).
+    pub fn register_page(&mut self, path: &str, h: Handler) {
+        if self.pages.insert(path.to_string(), h).is_some() {
+            panic!("page {path} registered twice");
+        }
+    }
+
+    /// The handler of a plain path.
+    pub fn page(&self, path: &str) -> Option<Handler> {
+        self.pages.get(path).cloned()
     }
 
     /// The prefix handler for a request path, with the rest of the path.
@@ -508,16 +537,20 @@ mod tests {
     }
 
     /// The catalogue and the black-box tests' list of endpoints are the same: the vendor
-    /// endpoints before the "# Older vocabulary" header, OLDER_ENDPOINTS after it.
+    /// endpoints before the "# Older vocabulary" header, OLDER_ENDPOINTS after it, then
+    /// APPLIANCE_ENDPOINTS after "# Appliance".
     #[test]
     fn catalogue_matches_the_e2e_list() {
         let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e/endpoints.txt");
         let text = std::fs::read_to_string(p).unwrap();
-        let (mut vendor, mut older) = (Vec::new(), Vec::new());
-        let mut in_older = false;
+        let (mut vendor, mut older, mut own) = (Vec::new(), Vec::new(), Vec::new());
+        let mut section = 0;
         for l in text.lines().map(str::trim) {
             if l.starts_with("# Older vocabulary") {
-                in_older = true;
+                section = 1;
+            }
+            if l.starts_with("# Appliance") {
+                section = 2;
             }
             if l.is_empty() || l.starts_with('#') {
                 continue;
@@ -526,15 +559,12 @@ mod tests {
                 Some((g, a)) => EndpointKey::new(g, a),
                 None => EndpointKey::new(l, ""),
             };
-            if in_older {
-                older.push(key);
-            } else {
-                vendor.push(key);
-            }
+            [&mut vendor, &mut older, &mut own][section].push(key);
         }
         for (listed, catalogue, name) in [
             (vendor, VENDOR_ENDPOINTS, "VENDOR_ENDPOINTS"),
             (older, OLDER_ENDPOINTS, "OLDER_ENDPOINTS"),
+            (own, APPLIANCE_ENDPOINTS, "APPLIANCE_ENDPOINTS"),
         ] {
             let mut listed = listed;
             let mut catalogue: Vec<EndpointKey> = catalogue

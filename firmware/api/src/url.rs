@@ -28,6 +28,9 @@ pub const GROUPS: &[&str] = &[
     "facelive",
     "camera",
     "serialport",
+    // The appliance's own.
+    "diag",
+    "editor",
 ];
 
 /// What the request target says.

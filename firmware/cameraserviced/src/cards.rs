@@ -21,10 +21,16 @@ use crate::common::{on, B64};
 pub struct IdCards {
     reader: Box<dyn IdCardReader>,
     decoder: Option<WltDecoder>,
+    /// The font the card pictures (`photoBase64_Z`, `photoBase64_F`) are drawn with.
+    font: Option<ab_glyph::FontArc>,
 }
 
 impl IdCards {
-    pub fn new(cfg: &crate::config::IdCardSection, reader: Box<dyn IdCardReader>) -> IdCards {
+    pub fn new(
+        cfg: &crate::config::IdCardSection,
+        reader: Box<dyn IdCardReader>,
+        font: Option<ab_glyph::FontArc>,
+    ) -> IdCards {
         let decoder = if cfg.wlt_decoder.as_os_str().is_empty() {
             None
         } else {
@@ -36,7 +42,16 @@ impl IdCards {
                 }
             }
         };
-        IdCards { reader, decoder }
+        IdCards {
+            reader,
+            decoder,
+            font,
+        }
+    }
+
+    /// Whether a photo decoder is loaded.
+    pub fn has_decoder(&self) -> bool {
+        self.decoder.is_some()
     }
 
     fn init(&self) -> Result<Reply, ApiError> {
@@ -68,8 +83,13 @@ impl IdCards {
             Kind::Foreign => "I",
             Kind::Unknown(_) => "A",
         };
+        let mut decoded = None;
         let (photo, photo_note) = match &self.decoder {
-            Some(d) => match photo_jpeg(d, &c.photo) {
+            Some(d) => match photo_image(d, &c.photo).and_then(|img| {
+                let jpeg = photo_jpeg(&img)?;
+                decoded = Some(img);
+                Ok(jpeg)
+            }) {
                 Ok(jpeg) => (B64.encode(jpeg), None),
                 Err(e) => (
                     String::new(),
@@ -124,18 +144,87 @@ impl IdCards {
         put("nameEn", &t.name_en);
         put("cardVersion", &t.card_version);
         put("admissibleInstitution", &t.authority_code);
+        // The older vocabulary's pictures of the card's two sides, and its chip serial.
+        let (front, back, faces_note) = self.faces(&c, decoded.as_ref());
+        put("photoBase64_Z", &front);
+        put("photoBase64_F", &back);
+        put("strIDUID", &c.uid);
+        let note = match (photo_note, faces_note) {
+            (Some(a), Some(b)) => Some(Text::new(
+                format!("{}；{}", a.zh, b.zh),
+                format!("{}; {}", a.en, b.en),
+            )),
+            (a, b) => a.or(b),
+        };
         // Code "0" with every text field; the message says what is missing.
-        Reply::code("0", photo_note)
+        Reply::code("0", note)
             .with("cardType", json!(card_type))
             .with("IDCardInfo", Value::Object(info))
     }
 }
 
-/// The photo as JPEG, through the licensed decoder (a 102x126 BMP).
-fn photo_jpeg(d: &WltDecoder, wlt: &[u8]) -> Result<Vec<u8>, String> {
+impl IdCards {
+    /// JPEG pictures of the card's portrait side and other side (base64), drawn from its data;
+    /// "" and a note when no font is loaded.
+    fn faces(
+        &self,
+        c: &CardData,
+        photo: Option<&imaging::RgbImage>,
+    ) -> (String, String, Option<Text>) {
+        use imaging::cardface::{self, CardKind, CardText};
+        let Some(font) = &self.font else {
+            return (
+                String::new(),
+                String::new(),
+                Some(Text::new(
+                    "没有可用字体（imaging.font）：photoBase64_Z、photoBase64_F 为空",
+                    "no font loaded (imaging.font): photoBase64_Z and photoBase64_F are empty",
+                )),
+            );
+        };
+        let kind = match c.kind {
+            Kind::Permit => CardKind::Permit,
+            Kind::Foreign => CardKind::Foreign,
+            _ => CardKind::Resident,
+        };
+        let t = &c.text;
+        let text = CardText {
+            name: t.name.clone(),
+            name_en: t.name_en.clone(),
+            sex: idcard::sex_name(&t.sex_code).to_string(),
+            nation: if kind == CardKind::Foreign {
+                t.nation_code.clone()
+            } else {
+                idcard::nation_name(&t.nation_code).to_string()
+            },
+            birthday: t.birthday.clone(),
+            address: t.address.clone(),
+            number: t.card_id.clone(),
+            issue_organ: t.issue_organ.clone(),
+            valid_start: t.valid_start.clone(),
+            valid_end: t.valid_end.clone(),
+            pass_number: t.passport_id.clone(),
+            sign_count: t.sign_count.clone(),
+        };
+        let enc = |img: &imaging::RgbImage| {
+            imaging::codec::encode_jpeg(img, 88, (254, 254))
+                .map(|j| B64.encode(j))
+                .unwrap_or_default()
+        };
+        let front = enc(&cardface::front(font, kind, &text, photo));
+        let back = enc(&cardface::back(font, kind, &text));
+        (front, back, None)
+    }
+}
+
+/// The photo through the licensed decoder (a 102x126 BMP).
+fn photo_image(d: &WltDecoder, wlt: &[u8]) -> Result<imaging::RgbImage, String> {
     let bmp = d.unpack(wlt)?;
-    let img = imaging::codec::decode(&bmp).map_err(|e| format!("the decoder's BMP: {e}"))?;
-    imaging::codec::encode_jpeg(&img, 90, (350, 350)).map_err(|e| e.to_string())
+    imaging::codec::decode(&bmp).map_err(|e| format!("the decoder's BMP: {e}"))
+}
+
+fn photo_jpeg(img: &imaging::RgbImage) -> Result<Vec<u8>, String> {
+    imaging::codec::encode_jpeg(img, 90, (350, 350)).map_err(|e| e.to_string())
 }
 
 /// Smart card reads, one at a time.

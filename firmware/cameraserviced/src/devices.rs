@@ -7,6 +7,7 @@
 //! no naming (PC/SC), else none. `--sim` thus switches every class whose device is not named to
 //! its simulator.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use cards::magstripe::{NoStripeReader, StripeReader};
@@ -65,23 +66,55 @@ fn choose(
     Ok(chosen)
 }
 
+/// What serves one hardware class, as the diagnostics page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassChoice {
+    pub class: &'static str,
+    /// The section's name for the backend: its real one ("v4l2", "serial" ...), "sim" or "none".
+    pub backend: &'static str,
+    pub detail: String,
+}
+
+static CHOSEN: Mutex<Vec<ClassChoice>> = Mutex::new(Vec::new());
+
+fn record(class: &'static str, b: Backend, real: &'static str, detail: String) {
+    let backend = match b {
+        Backend::Real => real,
+        #[cfg(feature = "sim")]
+        Backend::Sim => "sim",
+        Backend::None => "none",
+    };
+    let mut v = CHOSEN.lock().unwrap_or_else(|e| e.into_inner());
+    v.retain(|c| c.class != class);
+    v.push(ClassChoice {
+        class,
+        backend,
+        detail,
+    });
+}
+
+/// The backend chosen for each class so far (in the order they were chosen).
+pub fn chosen() -> Vec<ClassChoice> {
+    CHOSEN.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Camera discovery: V4L2 video nodes, or the simulated cameras.
 pub fn cameras(
     cfg: &CameraSection,
     sim: bool,
 ) -> Result<Box<dyn camera::discovery::Discovery>, String> {
-    Ok(
-        match choose("camera", &cfg.backend, "v4l2", false, sim, true)? {
-            Backend::Real => Box::new(camera::discovery::V4l2Discovery::new("/dev".into())),
-            #[cfg(feature = "sim")]
-            Backend::Sim => Box::new(devsim::camera::SimDiscovery::new(
-                (!cfg.sim_document_image.is_empty())
-                    .then(|| std::path::PathBuf::from(&cfg.sim_document_image)),
-                cfg.sim_all_roles,
-            )),
-            Backend::None => Box::new(camera::discovery::NoCameras),
-        },
-    )
+    let b = choose("camera", &cfg.backend, "v4l2", false, sim, true)?;
+    record("cameras", b, "v4l2", String::new());
+    Ok(match b {
+        Backend::Real => Box::new(camera::discovery::V4l2Discovery::new("/dev".into())),
+        #[cfg(feature = "sim")]
+        Backend::Sim => Box::new(devsim::camera::SimDiscovery::new(
+            (!cfg.sim_document_image.is_empty())
+                .then(|| std::path::PathBuf::from(&cfg.sim_document_image)),
+            cfg.sim_all_roles,
+        )),
+        Backend::None => Box::new(camera::discovery::NoCameras),
+    })
 }
 
 /// The ID card reader: a SAM module on a serial port (the simulated module sits on a
@@ -89,31 +122,38 @@ pub fn cameras(
 pub fn id_card_reader(cfg: &IdCardSection, sim: bool) -> Result<Box<dyn IdCardReader>, String> {
     let port = cfg.port.trim();
     let timeout = Duration::from_millis(cfg.timeout_ms.clamp(50, 30_000));
-    Ok(
-        match choose(
-            "idcard",
-            &cfg.backend,
-            "serial",
-            !port.is_empty(),
-            sim,
-            false,
-        )? {
-            Backend::Real if port.is_empty() => {
-                return Err("idcard.backend = \"serial\" needs idcard.port".into())
-            }
-            Backend::Real => Box::new(SamModule::new(port, &cfg.bauds, timeout)),
-            #[cfg(feature = "sim")]
-            Backend::Sim => {
-                let state =
-                    std::sync::Arc::new(std::sync::Mutex::new(devsim::sam::SimSam::default()));
-                let port = devsim::sam::start(state)
-                    .map_err(|e| format!("simulated ID card module: {e}"))?;
-                tracing::info!(%port, "ID card reader: simulated SAM module");
-                Box::new(SamModule::new(&port, &cfg.bauds, timeout))
-            }
-            Backend::None => Box::new(NoIdCardReader("idcard.port".into())),
+    let b = choose(
+        "idcard",
+        &cfg.backend,
+        "serial",
+        !port.is_empty(),
+        sim,
+        false,
+    )?;
+    record(
+        "idcard",
+        b,
+        "serial",
+        match b {
+            Backend::None => "no idcard.port configured".into(),
+            _ => port.to_string(),
         },
-    )
+    );
+    Ok(match b {
+        Backend::Real if port.is_empty() => {
+            return Err("idcard.backend = \"serial\" needs idcard.port".into())
+        }
+        Backend::Real => Box::new(SamModule::new(port, &cfg.bauds, timeout)),
+        #[cfg(feature = "sim")]
+        Backend::Sim => {
+            let state = std::sync::Arc::new(std::sync::Mutex::new(devsim::sam::SimSam::default()));
+            let port =
+                devsim::sam::start(state).map_err(|e| format!("simulated ID card module: {e}"))?;
+            tracing::info!(%port, "ID card reader: simulated SAM module");
+            Box::new(SamModule::new(&port, &cfg.bauds, timeout))
+        }
+        Backend::None => Box::new(NoIdCardReader("idcard.port".into())),
+    })
 }
 
 /// The smart card readers: PC/SC, or the simulated social security and bank cards.
@@ -121,39 +161,47 @@ pub fn smart_card_readers(
     cfg: &PcscSection,
     sim: bool,
 ) -> Result<Box<dyn SmartCardReaders>, String> {
-    Ok(
-        match choose("pcsc", &cfg.backend, "pcsc", false, sim, true)? {
-            Backend::Real => Box::new(Pcsc),
-            #[cfg(feature = "sim")]
-            Backend::Sim => Box::new(devsim::smartcards::SimSmartCards::default()),
-            Backend::None => Box::new(NoSmartCardReaders(
-                "smart card readers are off (pcsc.backend = \"none\")".into(),
-            )),
-        },
-    )
+    let b = choose("pcsc", &cfg.backend, "pcsc", false, sim, true)?;
+    record("smartcards", b, "pcsc", String::new());
+    Ok(match b {
+        Backend::Real => Box::new(Pcsc),
+        #[cfg(feature = "sim")]
+        Backend::Sim => Box::new(devsim::smartcards::SimSmartCards::default()),
+        Backend::None => Box::new(NoSmartCardReaders(
+            "smart card readers are off (pcsc.backend = \"none\")".into(),
+        )),
+    })
 }
 
 /// The magnetic stripe reader: serial or HID as `magcard.device` says, or simulated.
 pub fn stripe_reader(cfg: &MagcardSection, sim: bool) -> Result<Box<dyn StripeReader>, String> {
     let device = cfg.device.trim();
-    Ok(
-        match choose(
-            "magcard",
-            &cfg.backend,
-            "device",
-            !device.is_empty(),
-            sim,
-            false,
-        )? {
-            Backend::Real if device.is_empty() => {
-                return Err("magcard.backend = \"device\" needs magcard.device".into())
-            }
-            Backend::Real => cards::magstripe::reader_for(device, cfg.baud),
-            #[cfg(feature = "sim")]
-            Backend::Sim => Box::new(devsim::stripe::SimStripe),
-            Backend::None => Box::new(NoStripeReader("magcard.device".into())),
+    let b = choose(
+        "magcard",
+        &cfg.backend,
+        "device",
+        !device.is_empty(),
+        sim,
+        false,
+    )?;
+    record(
+        "magcard",
+        b,
+        "device",
+        match b {
+            Backend::None => "no magcard.device configured".into(),
+            _ => device.to_string(),
         },
-    )
+    );
+    Ok(match b {
+        Backend::Real if device.is_empty() => {
+            return Err("magcard.backend = \"device\" needs magcard.device".into())
+        }
+        Backend::Real => cards::magstripe::reader_for(device, cfg.baud),
+        #[cfg(feature = "sim")]
+        Backend::Sim => Box::new(devsim::stripe::SimStripe),
+        Backend::None => Box::new(NoStripeReader("magcard.device".into())),
+    })
 }
 
 #[cfg(test)]

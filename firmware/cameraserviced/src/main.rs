@@ -5,10 +5,13 @@ mod cards;
 mod common;
 mod config;
 mod devices;
+mod diag;
 mod docs;
+mod editor;
 mod images;
 mod legacy;
 mod system;
+mod ui;
 mod video;
 
 use std::net::SocketAddr;
@@ -102,6 +105,7 @@ fn init_logging(level: &str) {
             tracing_subscriber::registry()
                 .with(filter)
                 .with(layer.with_syslog_identifier("cameraserviced".into()))
+                .with(diag::RingLayer)
                 .init();
             return;
         }
@@ -114,6 +118,7 @@ fn init_logging(level: &str) {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(true),
         )
+        .with(diag::RingLayer)
         .init();
 }
 
@@ -316,12 +321,13 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     let image_ctx = Arc::new(common::Images {
         cams: cams.clone(),
         store: Arc::new(store),
-        font,
+        font: font.clone(),
         budget: budget.clone(),
         request_pixels: cfg.limits.request_pixels,
     });
     images::register(&mut table, image_ctx.clone());
     docs::register(&mut table, image_ctx.clone());
+    editor::register(&mut table, Arc::new(editor::Editor::new(image_ctx.clone())));
     legacy::register(
         &mut table,
         Arc::new(legacy::Legacy::new(
@@ -329,12 +335,15 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             cfg.device.device_type.clone(),
         )),
     );
+    let id_cards = Arc::new(cards::IdCards::new(
+        &cfg.idcard,
+        devices::id_card_reader(&cfg.idcard, sim)?,
+        font.clone(),
+    ));
+    let wlt_decoder = id_cards.has_decoder();
     cards::register(
         &mut table,
-        Arc::new(cards::IdCards::new(
-            &cfg.idcard,
-            devices::id_card_reader(&cfg.idcard, sim)?,
-        )),
+        id_cards,
         Arc::new(cards::SmartCards::new(
             &cfg.pcsc,
             devices::smart_card_readers(&cfg.pcsc, sim)?,
@@ -344,6 +353,15 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             devices::stripe_reader(&cfg.magcard, sim)?,
         )),
     );
+    let diag = Arc::new(diag::Diag {
+        cams: cams.clone(),
+        started: std::time::Instant::now(),
+        serial_number: system::Identity::from_config(&cfg.device).serial_number,
+        wlt_decoder,
+        ota: std::sync::OnceLock::new(),
+    });
+    diag::register(&mut table, diag.clone());
+    ui::register(&mut table);
     params.install(&mut table);
     legacy::register_ws_params(&mut table);
     let placeholders = table.placeholders();
@@ -397,6 +415,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     // One cap over every listening address.
     let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let ota = update::Ota::new(&cfg.update, &state_dir, server.clone());
+    let _ = diag.ota.set(ota.clone());
     let mut tasks = Vec::new();
     for l in listeners {
         let app = ota.router().merge(api::router(server.clone()));

@@ -101,6 +101,9 @@ pub struct CardData {
     pub photo: Vec<u8>,
     /// Fingerprint templates (1024 bytes: two 512-byte templates), when the card has them.
     pub finger: Option<Vec<u8>>,
+    /// The 8 data bytes of the module's "select card" answer, as upper-case hex, when the module
+    /// fills them (some modules put the card chip's serial number there; most send zeros: "").
+    pub uid: String,
 }
 
 /// The ID card reader class.
@@ -282,12 +285,12 @@ impl SamReader {
             (sw3::FIND_FAILED, _) => return Err(ReadError::NoCard),
             (s, _) => return Err(ReadError::Status(s)),
         }
-        match self.command(cmd::SELECT_CARD, self.timeout)? {
-            (sw3::OK, _) => {}
+        let uid = match self.command(cmd::SELECT_CARD, self.timeout)? {
+            (sw3::OK, d) => select_uid(&d),
             // Found a moment ago, gone now: taken off the reader.
             (sw3::SELECT_FAILED, _) => return Err(ReadError::NoCard),
             (s, _) => return Err(ReadError::Status(s)),
-        }
+        };
         let long = self.timeout * 3;
         let (s, data, with_finger) = match self.command(cmd::READ_TEXT_PHOTO_FINGER, long)? {
             (sw3::BAD_COMMAND, _) => {
@@ -299,8 +302,19 @@ impl SamReader {
         if s != sw3::OK {
             return Err(ReadError::Status(s));
         }
-        parse_card(&data, with_finger).map_err(ReadError::Garbled)
+        let mut card = parse_card(&data, with_finger).map_err(ReadError::Garbled)?;
+        card.uid = uid;
+        Ok(card)
     }
+}
+
+/// The card serial of a "select card" answer: its 8 data bytes as hex, "" when they are zeros or
+/// missing.
+pub fn select_uid(d: &[u8]) -> String {
+    if d.len() < 8 || d[..8].iter().all(|&b| b == 0) {
+        return String::new();
+    }
+    d[..8].iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// The data of a 30 01 / 30 10 answer: text, photo (and fingerprint) lengths, then the blocks.
@@ -335,6 +349,7 @@ pub fn parse_card(d: &[u8], with_finger: bool) -> Result<CardData, String> {
         text,
         photo,
         finger: (!finger.is_empty()).then_some(finger),
+        uid: String::new(),
     })
 }
 

@@ -17,6 +17,8 @@ pub struct SimCard {
     pub text: IdText,
     pub photo: Vec<u8>,
     pub finger: Option<Vec<u8>>,
+    /// What the module answers to "select card" (8 bytes; zeros on most real modules).
+    pub select: [u8; 8],
 }
 
 /// Misbehaviour to simulate.
@@ -101,6 +103,7 @@ pub fn sample(name: &str) -> Option<SimCard> {
             text: resident,
             photo: fake_wlt(),
             finger: None,
+            select: [0; 8],
         },
         "resident-finger" => SimCard {
             kind: Kind::Resident,
@@ -115,6 +118,8 @@ pub fn sample(name: &str) -> Option<SimCard> {
             },
             photo: fake_wlt(),
             finger: Some(fake_finger()),
+            // A module that fills the select answer with the chip's serial number.
+            select: [0x10, 0xE4, 0x10, 0x01, 0x02, 0x03, 0x04, 0x05],
         },
         "permit" => SimCard {
             kind: Kind::Permit,
@@ -133,6 +138,7 @@ pub fn sample(name: &str) -> Option<SimCard> {
             },
             photo: fake_wlt(),
             finger: None,
+            select: [0; 8],
         },
         "foreign" => SimCard {
             kind: Kind::Foreign,
@@ -151,6 +157,7 @@ pub fn sample(name: &str) -> Option<SimCard> {
             },
             photo: fake_wlt(),
             finger: None,
+            select: [0; 8],
         },
         _ => return None,
     })
@@ -180,7 +187,7 @@ impl SimSam {
                 None => sam::response(sw3::FIND_FAILED, &[]),
             },
             cmd::SELECT_CARD => match &self.card {
-                Some(_) => sam::response(sw3::OK, &[0; 8]),
+                Some(c) => sam::response(sw3::OK, &c.select),
                 None => sam::response(sw3::SELECT_FAILED, &[]),
             },
             cmd::READ_TEXT_PHOTO | cmd::READ_TEXT_PHOTO_FINGER => {

@@ -2,6 +2,7 @@
 //! detection and perspective correction, the vendor's processing options, colour modes,
 //! watermarks, JPEG with DPI under a size cap, merging.
 
+pub mod cardface;
 pub mod codec;
 pub mod detect;
 pub mod geometry;

@@ -140,9 +140,21 @@ pub fn draw(img: &mut RgbImage, font: &FontArc, wm: &Watermark) {
         Position::Center => ((w - width) / 2.0, (h - height) / 2.0),
     };
     let alpha = wm.opacity as f32 / 255.0;
+    paint(img, font, glyphs, (ox, oy), wm.color, alpha);
+}
+
+/// Draw glyphs laid out by [`layout`], moved by `at`, blended with `alpha`.
+fn paint(
+    img: &mut RgbImage,
+    font: &FontArc,
+    glyphs: Vec<Glyph>,
+    at: (f32, f32),
+    color: [u8; 3],
+    alpha: f32,
+) {
     for g in glyphs {
         let g = Glyph {
-            position: ab_glyph::point(g.position.x + ox, g.position.y + oy),
+            position: ab_glyph::point(g.position.x + at.0, g.position.y + at.1),
             ..g
         };
         let Some(outline) = font.outline_glyph(g) else {
@@ -158,10 +170,29 @@ pub fn draw(img: &mut RgbImage, font: &FontArc, wm: &Watermark) {
             let a = (cov * alpha).clamp(0.0, 1.0);
             let p = img.get_pixel_mut(px as u32, py as u32);
             for i in 0..3 {
-                p[i] = (p[i] as f32 * (1.0 - a) + wm.color[i] as f32 * a).round() as u8;
+                p[i] = (p[i] as f32 * (1.0 - a) + color[i] as f32 * a).round() as u8;
             }
         });
     }
+}
+
+/// Draw one line of text of `size` px with its top-left corner at `at`; gives its width.
+pub fn text(
+    img: &mut RgbImage,
+    font: &FontArc,
+    line: &str,
+    size: f32,
+    at: (f32, f32),
+    color: [u8; 3],
+) -> f32 {
+    let (glyphs, width) = layout(font, PxScale::from(size), line);
+    paint(img, font, glyphs, at, color, 1.0);
+    width
+}
+
+/// The width `line` takes at `size` px.
+pub fn text_width(font: &FontArc, line: &str, size: f32) -> f32 {
+    layout(font, PxScale::from(size), line).1
 }
 
 #[cfg(test)]

@@ -172,6 +172,13 @@ impl Ota {
         })
     }
 
+    /// The update's state and progress (idle, receiving, installing, done, failed; 0-100), for
+    /// the diagnostics page: no token needed to see that an update is running.
+    pub fn brief(&self) -> (&'static str, i64) {
+        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        (s.state, s.progress)
+    }
+
     pub fn router(self: &Arc<Ota>) -> Router {
         Router::new()
             .route("/update=install", post(install))
