@@ -23,6 +23,7 @@ if [ "$mode" != run ]; then
     pcscd vsmartcard-vpcd   # the tests run a private pcscd with virtual cards
     rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
     shellcheck
+    chromium   # tests/browser: the device's pages in headless chromium (driven by playwright-core)
   )
 fi
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -38,9 +39,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$mode" != run ] && ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd" 2>/dev/null; then
+# Test and benchmark peers: independent readers of the documents the device writes (pypdf,
+# poppler, libtiff through Pillow, easyofd for OFD), the tools it is measured against (img2pdf,
+# zxing-cpp), and the OpenAPI document's validators (openapi-spec-validator, jsonschema).
+PIP_PACKAGES=(pytest requests websocket-client pillow numpy pypdf img2pdf zxing-cpp easyofd
+              openapi-spec-validator jsonschema)
+if [ "$mode" != run ] && ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd, openapi_spec_validator, jsonschema" 2>/dev/null; then
   echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+
+# tests/browser's node packages (playwright-core, jquery, axios), as its package-lock.json pins
+# them; skipped while node_modules matches the lock file. Node.js and npm come with the machine.
+browser_dir="$(dirname "$0")/../tests/browser"
+if [ "$mode" != run ] && [ -f "$browser_dir/package-lock.json" ]; then
+  lock_sum=$(sha256sum "$browser_dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$browser_dir/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+    if ! command -v npm >/dev/null; then
+      echo "install-deps: npm (Node.js 20) is required for tests/browser and was not found on PATH" >&2
+      exit 1
+    fi
+    echo "install-deps: npm ci (tests/browser)"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" >"$browser_dir/node_modules/.lock-sha256"
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

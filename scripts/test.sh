@@ -2,11 +2,12 @@
 # The whole test suite: lint, unit tests, black-box tests against the built daemon, and the
 # kernel-device tests in the QEMU rig, short fuzz runs of the card parsers, and the firmware's test
 # image booted under QEMU (systemd, USB gadget, RAUC updates); the reliability tier abuses the
-# built daemon the way a hostile page could (tests/reliability).
-# TEST_TIERS=lint,unit,e2e,reliability,rig,fuzz,image selects tiers (default: all).
+# built daemon the way a hostile page could (tests/reliability); the browser tier opens the
+# device's own pages (demo at /, image editor) in headless chromium (tests/browser).
+# TEST_TIERS=lint,unit,e2e,browser,reliability,rig,fuzz,image selects tiers (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tiers=",${TEST_TIERS:-lint,unit,e2e,reliability,rig,fuzz,image},"
+tiers=",${TEST_TIERS:-lint,unit,e2e,browser,reliability,rig,fuzz,image},"
 has() { [[ "$tiers" == *",$1,"* ]]; }
 step() { printf '\n=== %s ===\n' "$*"; }
 t0=$SECONDS
@@ -20,7 +21,7 @@ if has lint; then
   cargo clippy --workspace --all-targets --quiet -- -D warnings
   step "lint: shellcheck on the firmware's and the image tier's shell scripts"
   shellcheck -S warning systemd/*.sh board/*.sh board/*/*.sh board/common/*.sh board/*/rootfs-overlay/usr/lib/cameraservice/* \
-    tests/image/*.sh tests/image/guest/* tests/units/check.sh
+    tests/image/*.sh tests/image/guest/* tests/units/check.sh tests/browser/run.sh
 fi
 
 if has unit; then
@@ -33,7 +34,18 @@ if has e2e; then
   # The daemon and the device simulators (devsim) the tests drive.
   cargo build --quiet -p cameraserviced -p devsim --bins
   bash tests/units/check.sh   # systemd units: verify, security exposure
-  python3 -m pytest -q tests/e2e
+  # The replies the tests receive are recorded, then checked against the OpenAPI document.
+  replies=$(mktemp)
+  trap 'rm -f "$replies"' EXIT
+  CAMERASERVICE_RECORD_REPLIES="$replies" python3 -m pytest -q tests/e2e
+  step "OpenAPI document: generated, valid, served by the daemon; the recorded replies against it (tests/openapi)"
+  CAMERASERVICE_RECORD_REPLIES="$replies" python3 -m pytest -q tests/openapi
+fi
+
+if has browser; then
+  step "browser: the demo page and the image editor in headless chromium, cross-origin callers (tests/browser)"
+  cargo build --quiet -p cameraserviced -p devsim --bins
+  bash tests/browser/run.sh
 fi
 
 if has reliability; then
