@@ -96,10 +96,10 @@ def test_diag_status(d):
     assert r["code"] == "0", r
     assert r["version"] and isinstance(r["uptime_seconds"], int)
     classes = {c["class"]: c for c in r["classes"]}
-    for c in ("cameras", "idcard", "smartcards", "magcard"):
+    for c in ("cameras", "idcard", "smartcards", "magcard", "signpad"):
         assert classes[c]["backend"] == "sim" and classes[c]["state"] == "configured", classes[c]
     assert classes["idphoto"]["state"] == "disabled"
-    for c in ("signing screen", "fingerprint", "recording", "ocr"):
+    for c in ("fingerprint", "recording", "ocr"):
         assert classes[c]["state"] == "not built", classes[c]
     cams = {c["name"]: c for c in r["cameras"]}
     assert cams["video0"]["camidx"] == "0" and cams["video0"]["state"] in ("ready", "streaming")

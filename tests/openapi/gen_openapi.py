@@ -393,10 +393,16 @@ def merge_doc(kind: str, ext: str) -> Endpoint:
     )
 
 
+NO_SCREEN = "设备未连接，或者设备被占用，请检查：没有签字屏（配置 signpad.backend）"
+
+
 def sign(action: str, summary: str, request=None, reply=None, methods=("get", "post"), stream=False,
-         vendor="", description="") -> Endpoint:
+         vendor="", description="", built=False, **kw) -> Endpoint:
+    if built:
+        kw.setdefault("errors", (("2", NO_SCREEN),))
+        kw.setdefault("ok", {})
     return Endpoint(f"sign={action}", "Signing screen", summary, request=request, reply=reply or {},
-                    built=False, methods=methods, stream=stream, vendor=vendor, description=description)
+                    built=built, methods=methods, stream=stream, vendor=vendor, description=description, **kw)
 
 
 BUTTON = obj({k: text() for k in ("content", "fontsize", "textcolor", "buttoncolor", "icon", "width", "height",
@@ -571,8 +577,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "param=get", "System parameters", "Read a system parameter", vendor="5.3-5.7, 5.10, 5.11, 5.13, 5.15, 5.17",
         description="Chosen by type; the reply carries the field of that type: resolution (\"WxH|WxH|...\"), "
-                    "current_resolution (resolution \"WxH\"), app_version, serial_number, screen_pos (\"9\" on this "
-                    "firmware), available_video_type, video_type, device_info, preview_resolution, get_cache_data "
+                    "current_resolution (resolution \"WxH\"), app_version, serial_number, screen_pos (pos {x, y, width, height} as "
+                    "strings; \"2\" without a signing screen), available_video_type, video_type, device_info, preview_resolution, get_cache_data "
                     "(key, value; an unknown key \"8\"), get_all_cache_data (all_cache_data).",
         request={"type": text(enum=list(PARAM_GET_TYPES)), "camidx": CAMIDX, "key": text("get_cache_data.")},
         reply={"resolution": string(), "app_version": string(), "serial_number": string(),
@@ -687,7 +693,11 @@ ENDPOINTS: list[Endpoint] = [
                         "One element: compared with a live capture; two: with each other."),
              reply={"confidence": string("0-100")}),
     # ---- 9. Signing screen
-    sign("start", "Show the signing window", vendor="9.1",
+    sign("start", "Show the signing window", vendor="9.1", built=True,
+         description="pos: {left, top, width, height} in px, or {left, top, right, bottom} with px or %; default "
+                     "the whole screen; at least 64x48; moved inside the screen, never cut off. opacity 0-100 "
+                     "(clamped). background_image stretched to the window. valid_sign_rect and button_rect in "
+                     "the window's px or %. A new start replaces the window and task shown before.",
          request={"pos": ref("Pos"), "left": text(), "top": text(), "right": text(), "bottom": text(),
                   "tip_message": obj({"content": text(), "fontsize": number(), "color": text()}),
                   "opacity": number("0-100"), "background_image": ref("SourceImage"), "valid_sign_rect": ref("Rect"),
@@ -695,14 +705,21 @@ ENDPOINTS: list[Endpoint] = [
                                                                           "sign_return_button"]),
                                                   "text": text(), "visible": flag(), "button_rect": ref("Rect")})),
                   "remark": text()},
-         reply={"task_id": string()}),
-    sign("stop", "Close the signing window", vendor="9.2"),
-    sign("get", "The signature image", vendor="9.3", description='Vendor codes: "1" no signature yet, "2" error.',
-         request={"task_id": text()}, reply={"image": string("PNG, base64.")}),
-    sign("status", "Signing state", vendor="9.7", request={"task_id": text()},
-         reply={"status": string("0 idle, 1 signing, 2 done."), "task_id": string()}),
-    sign("reset_status", "Reset the signing state", vendor="9.14"),
-    sign("reset_sign_device", "Reset the signing screen", vendor="9.12"),
+         reply={"task_id": string()}, required=("task_id",),
+         ok={"task_id": "5f0c7a9e-3b1d-4c2a-9f8e-1a2b3c4d5e6f"}),
+    sign("stop", "Close the signing window", vendor="9.2", built=True,
+         description="A task being signed becomes idle (0); a confirmed signature stays."),
+    sign("get", "The signature image", vendor="9.3", built=True,
+         description='The confirmed signature: a PNG with a transparent background at the window\'s size, and '
+                     'the task\'s remark. Code "1": no signature yet (the vendor\'s code); an unknown task_id "8".',
+         request={"task_id": text()}, reply={"image": string("PNG, base64."), "remark": string()},
+         required=("image", "remark"), ok={"image": "iVBORw0KGgo=", "remark": ""}),
+    sign("status", "Signing state", vendor="9.7", request={"task_id": text()}, built=True,
+         reply={"status": string("0 idle, 1 signing, 2 done."), "task_id": string()},
+         required=("status", "task_id"), ok={"status": "1", "task_id": "5f0c7a9e-3b1d-4c2a-9f8e-1a2b3c4d5e6f"}),
+    sign("reset_status", "Reset the signing state", vendor="9.14", built=True,
+         description="A confirmed signature is forgotten (state 0); a window being signed is cleared."),
+    sign("reset_sign_device", "Reset the signing screen", vendor="9.12", built=True),
     sign("browser", "Show a web page on the signing screen", vendor="9.4",
          request={"url": text(), "enable_sign_screen_mouse": flag(default="1")}),
     sign("closebrowser", "Close the web page", vendor="9.5"),
@@ -721,7 +738,9 @@ ENDPOINTS: list[Endpoint] = [
     sign("showadvertisingplayer", "Slide show on the signing screen", vendor="9.18",
          request={"piclist": array(text(), "Paths or base64 images."), "time": number("Seconds, default 5.")}),
     sign("closeadvertisingplayer", "Stop the slide show", vendor="9.19"),
-    sign("stream", "Live MJPEG picture of the signing screen", vendor="9.11", stream=True),
+    sign("stream", "Live MJPEG picture of the signing screen", vendor="9.11", stream=True, built=True,
+         description="multipart/x-mixed-replace of the whole screen, 15 frames/s at most while it changes and "
+                     "once a second while it stands still; a JSON error without a screen."),
     sign("set_recv_hwnd", "Windows window messages with pen points", vendor="9.13",
          description="Impossible on an appliance (no window handles); the live pen points are to come as "
                      "WebSocket events.",

@@ -19,6 +19,7 @@ pub struct Config {
     pub idcard: IdCardSection,
     pub pcsc: PcscSection,
     pub magcard: MagcardSection,
+    pub signpad: SignpadSection,
     pub update: update::UpdateConfig,
     pub limits: LimitsSection,
 }
@@ -104,6 +105,34 @@ impl Default for MagcardSection {
             device: String::new(),
             baud: 9600,
             timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignpadSection {
+    /// "virtual" (a screen in memory, seen through sign=stream), "sim" (virtual with a simulated
+    /// pen), "none"; "" = automatic: sim with --sim, else none ("drm" is not built yet).
+    pub backend: String,
+    /// Size of a virtual screen, in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Refresh rate of a virtual screen: the compositor presents at most this often.
+    pub refresh_hz: u32,
+    /// The simulated pen's socket (a Unix socket taking lines `down X Y [P] [T]`, `move ...`,
+    /// `up`); empty = `<state_dir>/sim-pen.sock`.
+    pub sim_pen_socket: String,
+}
+
+impl Default for SignpadSection {
+    fn default() -> Self {
+        SignpadSection {
+            backend: String::new(),
+            width: 1280,
+            height: 800,
+            refresh_hz: 60,
+            sim_pen_socket: String::new(),
         }
     }
 }

@@ -14,7 +14,7 @@ use cards::magstripe::{NoStripeReader, StripeReader};
 use cards::pcsc_reader::{NoSmartCardReaders, Pcsc, SmartCardReaders};
 use cards::reader::{IdCardReader, NoIdCardReader, SamModule};
 
-use crate::config::{CameraSection, IdCardSection, MagcardSection, PcscSection};
+use crate::config::{CameraSection, IdCardSection, MagcardSection, PcscSection, SignpadSection};
 
 /// A section's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +201,78 @@ pub fn stripe_reader(cfg: &MagcardSection, sim: bool) -> Result<Box<dyn StripeRe
         #[cfg(feature = "sim")]
         Backend::Sim => Box::new(devsim::stripe::SimStripe),
         Backend::None => Box::new(NoStripeReader("magcard.device".into())),
+    })
+}
+
+/// The signing screen: a virtual screen (seen through `sign=stream`), with the simulated pen on
+/// a Unix socket under `--sim`; none by default on a device until the DRM screen and evdev pen
+/// exist.
+pub fn signpad(
+    cfg: &SignpadSection,
+    sim: bool,
+    state_dir: &std::path::Path,
+    font: Option<ab_glyph::FontArc>,
+) -> Result<Option<signpad::Pad>, String> {
+    if cfg.backend.trim().eq_ignore_ascii_case("drm") {
+        return Err(
+            "signpad.backend = \"drm\": the DRM/KMS screen is not built yet (use \"virtual\")"
+                .into(),
+        );
+    }
+    let b = choose("signpad", &cfg.backend, "virtual", false, sim, false)?;
+    let (w, h) = (cfg.width.clamp(160, 3840), cfg.height.clamp(120, 2160));
+    let screen = || {
+        Box::new(signpad::screen::VirtualScreen {
+            width: w,
+            height: h,
+            hz: cfg.refresh_hz.clamp(1, 240),
+        })
+    };
+    Ok(match b {
+        Backend::Real => {
+            record("signpad", b, "virtual", format!("{w}x{h}, no pen"));
+            Some(signpad::Pad::start(screen(), font, "CameraService"))
+        }
+        #[cfg(feature = "sim")]
+        Backend::Sim => {
+            let path = if cfg.sim_pen_socket.trim().is_empty() {
+                // A Unix socket's path holds at most 107 bytes: a deep state directory gives way
+                // to an abstract socket (no file).
+                let p = state_dir.join("sim-pen.sock");
+                if p.as_os_str().len() < 100 {
+                    p
+                } else {
+                    std::path::PathBuf::from(format!(
+                        "@cameraservice-sim-pen-{}",
+                        std::process::id()
+                    ))
+                }
+            } else {
+                std::path::PathBuf::from(cfg.sim_pen_socket.trim())
+            };
+            let pad = signpad::Pad::start(screen(), font, "CameraService");
+            let p = pad.clone();
+            devsim::pen::serve(&path, move |s| p.pen(s))
+                .map_err(|e| format!("simulated pen socket {}: {e}", path.display()))?;
+            tracing::info!(socket = %path.display(), "signing screen: simulated pen");
+            record(
+                "signpad",
+                b,
+                "virtual",
+                format!("{w}x{h}, pen {}", path.display()),
+            );
+            Some(pad)
+        }
+        Backend::None => {
+            let _ = state_dir;
+            record(
+                "signpad",
+                b,
+                "virtual",
+                "no signing screen configured".into(),
+            );
+            None
+        }
     })
 }
 

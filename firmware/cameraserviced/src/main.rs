@@ -10,6 +10,7 @@ mod docs;
 mod editor;
 mod images;
 mod legacy;
+mod sign;
 mod system;
 mod ui;
 mod video;
@@ -296,7 +297,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             .map_err(|e| format!("cameras: {e}"))?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    video::register(&mut table, &mut params, cams.clone(), stop_rx);
+    video::register(&mut table, &mut params, cams.clone(), stop_rx.clone());
 
     let root = if cfg.storage.root.as_os_str().is_empty() {
         state_dir.join("storage")
@@ -328,6 +329,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     images::register(&mut table, image_ctx.clone());
     docs::register(&mut table, image_ctx.clone());
     editor::register(&mut table, Arc::new(editor::Editor::new(image_ctx.clone())));
+    let sign_images = image_ctx.clone();
     legacy::register(
         &mut table,
         Arc::new(legacy::Legacy::new(
@@ -352,6 +354,16 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             &cfg.magcard,
             devices::stripe_reader(&cfg.magcard, sim)?,
         )),
+    );
+    let pad = devices::signpad(&cfg.signpad, sim, &state_dir, font.clone())?;
+    sign::register(
+        &mut table,
+        &mut params,
+        Arc::new(sign::Sign {
+            pad: pad.clone(),
+            images: sign_images,
+        }),
+        stop_rx.clone(),
     );
     let diag = Arc::new(diag::Diag {
         cams: cams.clone(),
@@ -447,6 +459,9 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     server.shutdown();
     let _ = stop_tx.send(true);
+    if let Some(p) = &pad {
+        p.shutdown();
+    }
     let _ = tokio::task::spawn_blocking(move || cams.shutdown()).await;
     let all = futures_join(tasks);
     if tokio::time::timeout(Duration::from_secs(5), all)

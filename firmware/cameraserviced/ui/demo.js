@@ -698,6 +698,26 @@
     $('editor-images').addEventListener('click', editorImages);
 
     $('sign-status').addEventListener('click', () => checkUnavailable('sign'));
+    $('sign-start').addEventListener('click', () => run($('sign-result'), 'sign=start', {
+      tip_message: { content: '请在此签名 / Please sign here', fontsize: '28', color: '#1f3a60' },
+      remark: 'demo',
+    }));
+    $('sign-get').addEventListener('click', () => run($('sign-result'), 'sign=get', {}, (r) => {
+      const out = $('sign-image');
+      out.textContent = '';
+      if (r.code === '0' && r.image) out.appendChild(figure('data:image/png;base64,' + r.image, 'remark: ' + r.remark, 'sign-png'));
+    }));
+    $('sign-stop').addEventListener('click', () => run($('sign-result'), 'sign=stop', {}));
+    $('sign-preview').addEventListener('click', () => {
+      const img = $('sign-screen');
+      if (img.hidden) {
+        img.src = api.url('sign=stream&tid=' + Date.now());
+        img.hidden = false;
+      } else {
+        img.removeAttribute('src');
+        img.hidden = true;
+      }
+    });
     $('record-status').addEventListener('click', () => checkUnavailable('record'));
 
     $('diag-refresh').addEventListener('click', () => refreshDiag(false));

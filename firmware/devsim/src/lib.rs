@@ -13,6 +13,7 @@
 //! builds; a firmware image may leave it out).
 
 pub mod camera;
+pub mod pen;
 pub mod sam;
 pub mod smartcards;
 pub mod stripe;

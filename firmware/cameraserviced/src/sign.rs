@@ -1,0 +1,396 @@
+//! The signing screen's endpoints (vendor 9.1-9.3, 9.7, 9.11, 9.12, 9.14; param 5.7): this
+//! adapter reads the pages' options into `signpad` types and answers in the vendor's shapes.
+//! Without a screen (`signpad.backend = "none"`) they answer "2" and say so.
+
+use std::sync::Arc;
+
+use api::{handler, ApiError, ApiRequest, ErrorKind, Fields, ParamRoutes, Reply, Table, Text};
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::stream;
+use serde_json::{json, Map, Value};
+use signpad::window::{ButtonKind, ButtonSpec, SignOptions, Tip};
+use signpad::{Pad, Rect};
+use tokio::sync::watch;
+
+use crate::common::{Images, Work, B64, DECODED_BYTES_PER_PIXEL};
+
+pub struct Sign {
+    pub pad: Option<Pad>,
+    pub images: Arc<Images>,
+}
+
+fn no_screen() -> ApiError {
+    ApiError::with(
+        ErrorKind::DeviceUnavailable,
+        Text::new(
+            "没有签字屏（配置 signpad.backend）",
+            "no signing screen (signpad.backend)",
+        ),
+    )
+}
+
+fn bad(key: &str, zh: String, en: String) -> ApiError {
+    ApiError::invalid(key, Text::new(zh, en))
+}
+
+/// A length: a number or "120", "120px" (pixels), "50%" (of `total`).
+pub fn length(key: &str, v: &Value, total: u32) -> Result<i32, ApiError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => return Err(bad(key, "应为数值".into(), "expected a length".into())),
+    };
+    let (num, pct) = if let Some(p) = text.strip_suffix('%') {
+        (p.trim(), true)
+    } else {
+        (text.strip_suffix("px").unwrap_or(&text).trim(), false)
+    };
+    let n: f64 = num.parse().map_err(|_| {
+        bad(
+            key,
+            format!("无效的长度 {text}"),
+            format!("invalid length {text} (px or %)"),
+        )
+    })?;
+    if !n.is_finite() || n.abs() > 100_000.0 {
+        return Err(bad(
+            key,
+            format!("无效的长度 {text}"),
+            format!("invalid length {text}"),
+        ));
+    }
+    Ok(if pct {
+        (n * total as f64 / 100.0).round() as i32
+    } else {
+        n.round() as i32
+    })
+}
+
+/// `{left, top, right, bottom}` with px or % of (w, h).
+fn ltrb(key: &str, o: &Map<String, Value>, w: u32, h: u32) -> Result<Rect, ApiError> {
+    let get = |k: &str, total: u32, default: i32| -> Result<i32, ApiError> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => length(&format!("{key}.{k}"), v, total),
+        }
+    };
+    let l = get("left", w, 0)?;
+    let t = get("top", h, 0)?;
+    let r = get("right", w, w as i32)?;
+    let b = get("bottom", h, h as i32)?;
+    if r <= l || b <= t {
+        return Err(bad(
+            key,
+            "矩形的右/下边须大于左/上边".into(),
+            "the rectangle's right/bottom must exceed its left/top".into(),
+        ));
+    }
+    Ok(Rect::new(l, t, (r - l) as u32, (b - t) as u32))
+}
+
+/// `pos`: {left, top, width, height} in px, or {left, top, right, bottom} with units.
+fn position(o: &Map<String, Value>, sw: u32, sh: u32) -> Result<Rect, ApiError> {
+    let screen = Rect::new(0, 0, sw, sh);
+    let r = if o.contains_key("right") || o.contains_key("bottom") {
+        ltrb("pos", o, sw, sh)?
+    } else {
+        let get = |k: &str, total: u32, default: i32| -> Result<i32, ApiError> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => length(&format!("pos.{k}"), v, total),
+            }
+        };
+        let (l, t) = (get("left", sw, 0)?, get("top", sh, 0)?);
+        let (w, h) = (get("width", sw, sw as i32)?, get("height", sh, sh as i32)?);
+        if w < 1 || h < 1 {
+            return Err(bad(
+                "pos",
+                "窗口的宽和高须为正数".into(),
+                "the window's width and height must be positive".into(),
+            ));
+        }
+        Rect::new(l, t, w as u32, h as u32)
+    };
+    if r.w < 64 || r.h < 48 {
+        return Err(bad(
+            "pos",
+            "签字窗口太小（至少 64x48）".into(),
+            "the sign window is too small (at least 64x48)".into(),
+        ));
+    }
+    // Moved inside the screen, never cut off (shrunk only when larger than the screen).
+    Ok(r.moved_inside(&screen))
+}
+
+fn color(key: &str, s: Option<String>, default: [u8; 3]) -> Result<[u8; 3], ApiError> {
+    match s.filter(|s| !s.trim().is_empty()) {
+        None => Ok(default),
+        Some(c) => imaging::watermark::parse_color(&c).ok_or_else(|| {
+            bad(
+                key,
+                format!("无效的颜色 {c}"),
+                format!("invalid colour {c} (a name or #RRGGBB)"),
+            )
+        }),
+    }
+}
+
+impl Sign {
+    fn pad(&self) -> Result<&Pad, ApiError> {
+        self.pad.as_ref().ok_or_else(no_screen)
+    }
+
+    fn options(&self, req: &ApiRequest, pad: &Pad) -> Result<(SignOptions, String), ApiError> {
+        let f = req.fields();
+        let (sw, sh) = pad.size();
+        let rect = match f.object("pos") {
+            Some(o) => position(&o, sw, sh)?,
+            None => Rect::new(0, 0, sw, sh),
+        };
+        let mut o = SignOptions::new(rect);
+        if let Some(t) = f.object("tip_message") {
+            let t = Fields(&t);
+            let size = t.tuning("fontsize", 6, 200)?.unwrap_or(24) as f32;
+            o.tip = Some(Tip {
+                text: t.str("content").unwrap_or_default(),
+                size,
+                color: color("tip_message.color", t.str("color"), [0x4b, 0x55, 0x63])?,
+            });
+        }
+        o.opacity = f.tuning("opacity", 0, 100)?.unwrap_or(100) as u8;
+        if let Some(src) = f.object("background_image") {
+            let mut work = Work::new(&self.images);
+            let data = work.source(&self.images.store, &src, false, 1)?;
+            work.admit_encoded(&data, DECODED_BYTES_PER_PIXEL)?;
+            o.background = Some(imaging::codec::decode(&data)?);
+        }
+        if let Some(v) = f.object("valid_sign_rect") {
+            o.valid = Some(ltrb("valid_sign_rect", &v, rect.w, rect.h)?);
+        }
+        if let Some(list) = f.array("sign_buttons_info") {
+            for (i, b) in list.iter().enumerate() {
+                let b = b.as_object().ok_or_else(|| {
+                    bad(
+                        "sign_buttons_info",
+                        format!("第 {i} 项不是对象"),
+                        format!("item {i} is not an object"),
+                    )
+                })?;
+                let bf = Fields(b);
+                let name = bf.str("button_name").unwrap_or_default();
+                let kind = ButtonKind::from_name(&name).ok_or_else(|| {
+                    bad(
+                        "sign_buttons_info.button_name",
+                        format!("未知的按钮 {name}（sign_ok_button、sign_reset_button、sign_return_button）"),
+                        format!("unknown button {name} (sign_ok_button, sign_reset_button, sign_return_button)"),
+                    )
+                })?;
+                let rect_of = match b.get("button_rect") {
+                    Some(Value::Object(r)) => {
+                        Some(ltrb("sign_buttons_info.button_rect", r, rect.w, rect.h)?)
+                    }
+                    Some(Value::String(s)) if !s.trim().is_empty() => {
+                        let r: Map<String, Value> = serde_json::from_str(s).map_err(|_| {
+                            bad(
+                                "sign_buttons_info.button_rect",
+                                "应为 {left, top, right, bottom}".into(),
+                                "expected {left, top, right, bottom}".into(),
+                            )
+                        })?;
+                        Some(ltrb("sign_buttons_info.button_rect", &r, rect.w, rect.h)?)
+                    }
+                    _ => None,
+                };
+                let spec = ButtonSpec {
+                    text: bf.str("text").filter(|t| !t.is_empty()),
+                    visible: bf.bool("visible")?,
+                    rect: rect_of,
+                };
+                match kind {
+                    ButtonKind::Ok => o.ok = spec,
+                    ButtonKind::Reset => o.reset = spec,
+                    ButtonKind::Return => o.back = spec,
+                }
+            }
+        }
+        let remark = f.str("remark").unwrap_or_default();
+        Ok((o, remark))
+    }
+
+    fn start(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        // The window's layer (RGB), its ink mask and the old window until it is replaced.
+        let (sw, sh) = pad.size();
+        let mut work = Work::new(&self.images);
+        work.reserve(
+            sw as u64 * sh as u64 * 8,
+            Text::new("签字窗口", "a sign window"),
+        )?;
+        let (o, remark) = self.options(&req, pad)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        tracing::info!(task = %id, rect = ?o.rect, "sign window shown");
+        pad.show(id.clone(), o, remark);
+        Ok(Reply::ok().with("task_id", id))
+    }
+
+    fn task(req: &ApiRequest) -> Option<String> {
+        req.fields().str_nonempty("task_id")
+    }
+
+    fn get(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        pad.settle(std::time::Duration::from_millis(500));
+        match pad.signature(Self::task(&req).as_deref())? {
+            Some((png, remark)) => Ok(Reply::ok()
+                .with("image", B64.encode(png))
+                .with("remark", remark)),
+            // The vendor's code for "no signature yet" (9.3).
+            None => Ok(Reply::code(
+                "1",
+                Some(Text::new(
+                    "无签字图像：未开始签字，或未在签字窗口上点击确认",
+                    "no signature yet: no signing started, or the confirm button was not pressed",
+                )),
+            )),
+        }
+    }
+
+    fn status(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        let (status, id) = pad.status(Self::task(&req).as_deref())?;
+        Ok(Reply::ok()
+            .with("status", (status as u8).to_string())
+            .with("task_id", id))
+    }
+}
+
+/// JPEG frames of the screen for the multipart writer.
+fn frames(rx: watch::Receiver<Option<Bytes>>) -> impl futures_util::Stream<Item = Bytes> + Send {
+    stream::unfold(rx, |mut rx| async move {
+        loop {
+            if rx.changed().await.is_err() {
+                return None;
+            }
+            let frame = rx.borrow_and_update().clone();
+            if let Some(f) = frame {
+                return Some((f, rx));
+            }
+        }
+    })
+}
+
+pub fn register(
+    table: &mut Table,
+    params: &mut ParamRoutes,
+    s: Arc<Sign>,
+    shutdown: watch::Receiver<bool>,
+) {
+    use crate::common::on;
+    on(table, "sign", "start", &s, Sign::start);
+    on(table, "sign", "get", &s, Sign::get);
+    on(table, "sign", "status", &s, Sign::status);
+    on(table, "sign", "stop", &s, |c, _| {
+        c.pad()?.stop();
+        Ok(Reply::ok())
+    });
+    on(table, "sign", "reset_status", &s, |c, _| {
+        c.pad()?.reset_status();
+        Ok(Reply::ok())
+    });
+    on(table, "sign", "reset_sign_device", &s, |c, _| {
+        c.pad()?.reset_device()?;
+        Ok(Reply::ok())
+    });
+    let c = s.clone();
+    table.register(
+        "sign",
+        "stream",
+        handler(move |_req| {
+            let (c, shutdown) = (c.clone(), shutdown.clone());
+            async move {
+                let pad = c.pad()?;
+                let mut rx = pad.frames();
+                rx.mark_changed();
+                Ok(Reply::Http(api::mjpeg::response(frames(rx), shutdown)))
+            }
+        }),
+    );
+    let c = s.clone();
+    params.on_get(
+        "screen_pos",
+        handler(move |_| {
+            let c = c.clone();
+            async move {
+                let (w, h) = c.pad()?.size();
+                Ok(Reply::ok().with(
+                    "pos",
+                    json!({"x": "0", "y": "0", "width": w.to_string(), "height": h.to_string()}),
+                ))
+            }
+        }),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths() {
+        assert_eq!(length("k", &json!("120"), 1000).unwrap(), 120);
+        assert_eq!(length("k", &json!("120px"), 1000).unwrap(), 120);
+        assert_eq!(length("k", &json!(" 50% "), 1000).unwrap(), 500);
+        assert_eq!(length("k", &json!(12.6), 1000).unwrap(), 13);
+        assert_eq!(length("k", &json!("0"), 1000).unwrap(), 0);
+        for bad in [
+            json!("abc"),
+            json!("1e9"),
+            json!(true),
+            json!("%"),
+            json!("NaN"),
+        ] {
+            assert!(length("k", &bad, 100).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn positions() {
+        let o = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            position(
+                &o(json!({"left":"10","top":"20","width":"300","height":"200"})),
+                1280,
+                800
+            )
+            .unwrap(),
+            Rect::new(10, 20, 300, 200)
+        );
+        assert_eq!(
+            position(
+                &o(json!({"left":"10%","top":"0","right":"90%","bottom":"50%"})),
+                1000,
+                800
+            )
+            .unwrap(),
+            Rect::new(100, 0, 800, 400)
+        );
+        // Outside the screen: moved in.
+        assert_eq!(
+            position(
+                &o(json!({"left":1200,"top":700,"width":300,"height":200})),
+                1280,
+                800
+            )
+            .unwrap(),
+            Rect::new(980, 600, 300, 200)
+        );
+        assert!(position(
+            &o(json!({"left":0,"top":0,"width":10,"height":10})),
+            1280,
+            800
+        )
+        .is_err());
+        assert!(position(&o(json!({"left":"50%","right":"10%"})), 1280, 800).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+"""The signing screen (vendor 9.1-9.3, 9.7, 9.11, 9.12, 9.14; param 5.7) on the virtual screen
+with the simulated pen: the pen socket (its path is in `diag=status`) takes `down X Y [P] [T]`,
+`move ...`, `up` in screen pixels and answers `ok` to each. Strokes drawn at known points must
+land in the signature PNG at the mapped window position (within 1 px)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import math
+import socket
+import time
+
+import pytest
+from PIL import Image
+
+from e2e_support import LOOPBACK
+
+BUTTON_W, BUTTON_H, MARGIN = 140, 56, 16
+
+
+class Pen:
+    def __init__(self, path: str):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(5)
+        # "@name": a Linux abstract socket.
+        self.s.connect("\0" + path[1:] if path.startswith("@") else path)
+        self.f = self.s.makefile("rw")
+        self.t = 0.0
+
+    def send(self, line: str) -> str:
+        self.f.write(line + "\n")
+        self.f.flush()
+        return self.f.readline().strip()
+
+    def stroke(self, points, pressure=0.6, dt=16.0):
+        (x, y), rest = points[0], points[1:]
+        assert self.send(f"down {x} {y} {pressure} {self.t}") == "ok"
+        for x, y in rest:
+            self.t += dt
+            assert self.send(f"move {x} {y} {pressure} {self.t}") == "ok"
+        self.t += dt
+        assert self.send(f"up {self.t}") == "ok"
+
+    def tap(self, x, y):
+        self.stroke([(x, y)])
+
+    def close(self):
+        self.s.close()
+
+
+def pen_socket(d) -> str:
+    for c in d.api("/diag=status")["classes"]:
+        if c["class"] == "signpad":
+            return c["detail"].split(" pen ", 1)[1]
+    raise AssertionError("no signpad class in diag=status")
+
+
+@pytest.fixture(scope="module", params=[(1280, 800), (800, 480)], ids=["1280x800", "800x480"])
+def rig(request, module_daemon):
+    w, h = request.param
+    d = module_daemon({"signpad": {"width": w, "height": h}}, args=["--sim"])
+    pen = Pen(pen_socket(d))
+    yield d, pen, (w, h)
+    pen.close()
+
+
+def ok_button(win):
+    """Screen centre of the default confirm button of a window (left, top, width, height)."""
+    l, t, w, h = win
+    return (l + w - MARGIN - BUTTON_W // 2, t + h - MARGIN - BUTTON_H // 2)
+
+
+def reset_button(win):
+    l, t, w, h = win
+    return (l + w - 2 * (MARGIN + BUTTON_W) + BUTTON_W // 2, t + h - MARGIN - BUTTON_H // 2)
+
+
+def start(d, win, **extra):
+    l, t, w, h = win
+    r = d.api("/sign=start", {"pos": {"left": str(l), "top": str(t), "width": str(w), "height": str(h)}, **extra})
+    assert r["code"] == "0", r
+    return r["task_id"]
+
+
+def signature(d, **body) -> tuple[dict, Image.Image | None]:
+    r = d.api("/sign=get", body)
+    if r["code"] != "0":
+        return r, None
+    return r, Image.open(io.BytesIO(base64.b64decode(r["image"]))).convert("RGBA")
+
+
+def test_screen_pos(rig):
+    d, _, (w, h) = rig
+    assert d.api("/param=get", {"type": "screen_pos"}) == {
+        "code": "0", "message": "", "pos": {"x": "0", "y": "0", "width": str(w), "height": str(h)}}
+
+
+def test_stroke_lands_where_drawn(rig):
+    """A sine stroke through known screen points: every sample point is inked in the PNG at the
+    window-relative position, nothing 6 px away from the curve's band, the background transparent."""
+    d, pen, (sw, sh) = rig
+    win = (40, 30, sw - 100, sh - 80)
+    task = start(d, win, remark="contract 7")
+    assert d.api("/sign=status") == {"code": "0", "message": "", "status": "1", "task_id": task}
+    r, _ = signature(d)
+    assert r["code"] == "1" and r["message"], r  # no signature before confirm (vendor 9.3)
+    pts = [(100 + i * 8, 150 + round(30 * math.sin(i / 5))) for i in range(50)]
+    pen.stroke(pts)
+    pen.tap(*ok_button(win))
+    deadline = time.time() + 5
+    while d.api("/sign=status")["status"] != "2":
+        assert time.time() < deadline, "confirm not taken"
+        time.sleep(0.05)
+    r, img = signature(d, task_id=task)
+    assert r["remark"] == "contract 7"
+    assert img.size == (win[2], win[3])
+    alpha = img.getchannel("A")
+    for x, y in pts[1:-1]:
+        wx, wy = x - win[0], y - win[1]
+        near = max(alpha.getpixel((wx + dx, wy + dy)) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+        assert near > 160, f"no ink within 1 px of ({x},{y}) -> ({wx},{wy})"
+    assert alpha.getpixel((5, 5)) == 0
+    # Nothing far from the stroke's band.
+    for x, y in pts[::7]:
+        assert alpha.getpixel((x - win[0], y - win[1] + 40)) == 0
+    px = img.getpixel((pts[10][0] - win[0], pts[10][1] - win[1]))
+    assert px[:3] == (0, 0, 0)
+
+
+def test_reset_return_stop_and_status(rig):
+    d, pen, (sw, sh) = rig
+    win = (0, 0, sw, sh)
+    # Reset clears the ink: confirming then is ignored (nothing signed).
+    t1 = start(d, win)
+    pen.stroke([(100, 100), (200, 120)])
+    pen.tap(*reset_button(win))
+    pen.tap(*ok_button(win))
+    time.sleep(0.2)
+    assert d.api("/sign=status")["status"] == "1"
+    # The return button, made visible, leaves without a signature.
+    t2 = start(d, win, sign_buttons_info=[{"button_name": "sign_return_button", "visible": "1",
+                                            "button_rect": {"left": "0", "top": "0", "right": "120", "bottom": "60"}}])
+    assert t2 != t1
+    assert d.api("/sign=status", {"task_id": t1})["code"] == "8"  # replaced
+    pen.stroke([(300, 300), (400, 320)])
+    pen.tap(60, 30)
+    time.sleep(0.2)
+    assert d.api("/sign=status") == {"code": "0", "message": "", "status": "0", "task_id": t2}
+    assert signature(d)[0]["code"] == "1"
+    # sign=stop while signing: idle.
+    start(d, win)
+    assert d.api("/sign=stop")["code"] == "0"
+    assert d.api("/sign=status")["status"] == "0"
+    # Confirmed, then stop: the signature stays; reset_status forgets it.
+    t4 = start(d, win)
+    pen.stroke([(100, 100), (300, 140)])
+    pen.tap(*ok_button(win))
+    time.sleep(0.2)
+    assert d.api("/sign=stop")["code"] == "0"
+    assert d.api("/sign=status", {"task_id": t4})["status"] == "2"
+    assert signature(d, task_id=t4)[0]["code"] == "0"
+    assert signature(d, task_id="nope")[0]["code"] == "8"
+    assert d.api("/sign=reset_status")["code"] == "0"
+    assert d.api("/sign=status")["status"] == "0"
+    assert signature(d)[0]["code"] == "1"
+    assert d.api("/sign=reset_sign_device")["code"] == "0"
+
+
+def test_valid_area_and_percent_units(rig):
+    d, pen, (sw, sh) = rig
+    win = (0, 0, sw, sh)
+    start(d, win, valid_sign_rect={"left": "0", "top": "0", "right": "50%", "bottom": "100%"})
+    pen.stroke([(sw // 4, 100), (sw * 3 // 4, 100)])  # crosses the area's right edge
+    pen.tap(*ok_button(win))
+    time.sleep(0.2)
+    _, img = signature(d)
+    a = img.getchannel("A")
+    assert max(a.getpixel((sw // 4 + 20, 100 + dy)) for dy in (-1, 0, 1)) > 160
+    assert all(a.getpixel((x, 100)) == 0 for x in range(sw // 2 + 1, sw * 3 // 4))
+
+
+def read_stream_frame(port: int, timeout: float = 5.0) -> Image.Image:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.request("GET", "/sign=stream")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Content-Type").startswith("multipart/x-mixed-replace")
+        buf = b""
+        end = time.time() + timeout
+        while time.time() < end:
+            buf += resp.read1(65536)
+            i = buf.find(b"\xff\xd8")
+            j = buf.find(b"\xff\xd9", i + 2)
+            if i >= 0 and j > 0:
+                return Image.open(io.BytesIO(buf[i:j + 2])).convert("RGB")
+        raise AssertionError("no frame")
+    finally:
+        conn.close()
+
+
+def test_stream_shows_the_screen(rig):
+    d, pen, (sw, sh) = rig
+    d.api("/sign=stop")
+    idle = read_stream_frame(d.port)
+    assert idle.size == (sw, sh)
+    start(d, (50, 50, 400, 300), tip_message={"content": "请签名", "fontsize": "30", "color": "red"})
+    shown = read_stream_frame(d.port)
+    assert shown.getpixel((60, 120)) == pytest.approx((255, 255, 255), abs=12) or sum(shown.getpixel((60, 120))) > 700
+    assert sum(idle.getpixel((60, 120))) < sum(shown.getpixel((60, 120)))
+    d.api("/sign=stop")
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"pos": {"left": "0", "top": "0", "width": "10", "height": "10"}}, "4"),
+    ({"pos": {"left": "abc", "top": "0", "width": "300", "height": "300"}}, "4"),
+    ({"pos": {"left": "50%", "top": "0", "right": "10%", "bottom": "50%"}}, "4"),
+    ({"tip_message": {"content": "x", "color": "notacolour"}}, "4"),
+    ({"sign_buttons_info": [{"button_name": "sign_big_button"}]}, "4"),
+    ({"sign_buttons_info": ["x"]}, "4"),
+    ({"valid_sign_rect": {"left": "90%", "right": "10%"}}, "4"),
+    ({"background_image": {"filepath": "/no/such.jpg"}}, "8"),
+    ({"background_image": {"base64": base64.b64encode(b"not an image").decode()}}, None),
+])
+def test_bad_input(rig, body, code):
+    d, _, _ = rig
+    r = d.api("/sign=start", body)
+    assert r["code"] != "0" and r["message"], r
+    if code:
+        assert r["code"] == code, r
+    assert d.alive()
+
+
+def test_background_and_opacity(rig):
+    d, _, _ = rig
+    b = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 0, 0)).save(b, "PNG")
+    bg = base64.b64encode(b.getvalue()).decode()
+    start(d, (0, 0, 400, 300), background_image={"base64": bg}, opacity="150")  # clamped to 100
+    frame = read_stream_frame(d.port)
+    r, g, bl = frame.getpixel((200, 30))
+    assert r > 150 and g < 60 and bl < 60, (r, g, bl)
+    start(d, (0, 0, 400, 300), background_image={"base64": bg}, opacity="0")
+    frame = read_stream_frame(d.port)
+    r, g, bl = frame.getpixel((200, 30))
+    assert abs(r - g) < 20, "an invisible window shows the idle screen"
+    d.api("/sign=stop")
+
+
+def test_pen_socket_refuses_garbage(rig):
+    d, pen, _ = rig
+    for line in ("jump 1 2", "down x y", "move 1", "down NaN 2"):
+        assert pen.send(line).startswith("err"), line
+    assert d.api("/sign=status")["code"] == "0"
+
+
+def test_without_a_screen(daemon):
+    d = daemon({"signpad": {"backend": "none"}})
+    for ep in ("/sign=start", "/sign=get", "/sign=status", "/sign=stop", "/sign=reset_status",
+               "/sign=reset_sign_device"):
+        r = d.api(ep)
+        assert r["code"] == "2" and "signpad" in r["message"], (ep, r)
+    assert d.api("/param=get", {"type": "screen_pos"})["code"] == "2"
+    r = d.get("/sign=stream")
+    assert r.json()["code"] == "2"
+
+
+def test_drm_backend_named_but_not_built(daemon):
+    with pytest.raises(Exception):
+        daemon({"signpad": {"backend": "drm"}})
