@@ -62,6 +62,8 @@ if has rig; then
   bash tests/rig/camera-vivid.sh
   step "HID magnetic stripe reader (uinput keyboard) in the QEMU rig"
   bash tests/rig/magstripe.sh
+  step "signing screen on vkms (DRM/KMS) with a uinput pen in the QEMU rig"
+  bash tests/rig/signpad.sh
 fi
 
 if has fuzz; then

@@ -831,7 +831,11 @@ ENDPOINTS: list[Endpoint] = [
         reply={"version": string("Firmware version."), "uptime_seconds": integer(),
                "serial_number": string(), "classes": array(ref("DiagClass")), "cameras": array(ref("DiagCamera")),
                "update": obj({"state": string('As update=status, or "unavailable".'), "progress": integer()},
-                             ("state", "progress"))},
+                             ("state", "progress")),
+               "signpad_latency_ms": obj({"samples": integer(), "p50": number(), "p95": number()},
+                                         ("samples", "p50", "p95"),
+                                         "With a signing screen: ms from pen events (evdev time stamps) to "
+                                         "the present that showed them, the last 1000.")},
         required=("version", "uptime_seconds", "serial_number", "classes", "cameras", "update"),
         ok={"version": "0.1.0", "uptime_seconds": 42, "serial_number": "",
             "classes": [{"class": "cameras", "backend": "v4l2", "state": "configured", "detail": ""},

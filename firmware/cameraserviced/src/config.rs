@@ -112,9 +112,21 @@ impl Default for MagcardSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignpadSection {
-    /// "virtual" (a screen in memory, seen through sign=stream), "sim" (virtual with a simulated
-    /// pen), "none"; "" = automatic: sim with --sim, else none ("drm" is not built yet).
+    /// "drm" (the panel through DRM/KMS and the pen through evdev), "virtual" (a screen in
+    /// memory, seen through sign=stream), "sim" (virtual with a simulated pen), "none";
+    /// "" = automatic: drm when `card` is set, else sim with --sim, else none.
     pub backend: String,
+    /// DRM device (`/dev/dri/card0`); empty with backend "drm": the first with a display.
+    pub card: String,
+    /// The pen: an input device path, a part of its name, or "" for the first pen-like device.
+    pub pen: String,
+    /// Clockwise degrees the digitiser is turned against the screen (0, 90, 180, 270).
+    pub pen_rotation: u32,
+    pub pen_flip_x: bool,
+    pub pen_flip_y: bool,
+    /// Added to mapped pen positions, in screen pixels.
+    pub pen_offset_x: f32,
+    pub pen_offset_y: f32,
     /// Size of a virtual screen, in pixels.
     pub width: u32,
     pub height: u32,
@@ -129,6 +141,13 @@ impl Default for SignpadSection {
     fn default() -> Self {
         SignpadSection {
             backend: String::new(),
+            card: String::new(),
+            pen: String::new(),
+            pen_rotation: 0,
+            pen_flip_x: false,
+            pen_flip_y: false,
+            pen_offset_x: 0.0,
+            pen_offset_y: 0.0,
             width: 1280,
             height: 800,
             refresh_hz: 60,

@@ -213,14 +213,32 @@ pub fn signpad(
     state_dir: &std::path::Path,
     font: Option<ab_glyph::FontArc>,
 ) -> Result<Option<signpad::Pad>, String> {
-    if cfg.backend.trim().eq_ignore_ascii_case("drm") {
-        return Err(
-            "signpad.backend = \"drm\": the DRM/KMS screen is not built yet (use \"virtual\")"
-                .into(),
-        );
-    }
-    let b = choose("signpad", &cfg.backend, "virtual", false, sim, false)?;
     let (w, h) = (cfg.width.clamp(160, 3840), cfg.height.clamp(120, 2160));
+    if cfg.backend.trim().eq_ignore_ascii_case("virtual") {
+        record(
+            "signpad",
+            Backend::Real,
+            "virtual",
+            format!("{w}x{h}, no pen"),
+        );
+        return Ok(Some(signpad::Pad::start(
+            Box::new(signpad::screen::VirtualScreen {
+                width: w,
+                height: h,
+                hz: cfg.refresh_hz.clamp(1, 240),
+            }),
+            font,
+            "CameraService",
+        )));
+    }
+    let b = choose(
+        "signpad",
+        &cfg.backend,
+        "drm",
+        !cfg.card.trim().is_empty(),
+        sim,
+        false,
+    )?;
     let screen = || {
         Box::new(signpad::screen::VirtualScreen {
             width: w,
@@ -230,8 +248,35 @@ pub fn signpad(
     };
     Ok(match b {
         Backend::Real => {
-            record("signpad", b, "virtual", format!("{w}x{h}, no pen"));
-            Some(signpad::Pad::start(screen(), font, "CameraService"))
+            let screen = signpad::drm_screen::DrmScreen::open(&cfg.card)
+                .map_err(|e| format!("signpad (drm): {e}"))?;
+            let size = signpad::screen::Screen::size(&screen);
+            let detail = format!(
+                "{}, pen {}",
+                signpad::screen::Screen::describe(&screen),
+                if cfg.pen.is_empty() {
+                    "(first found)"
+                } else {
+                    cfg.pen.as_str()
+                }
+            );
+            let pad = signpad::Pad::start(Box::new(screen), font, "CameraService");
+            let p = pad.clone();
+            signpad::evdev_pen::spawn(
+                cfg.pen.clone(),
+                signpad::evdev_pen::Calibration {
+                    rotation: cfg.pen_rotation,
+                    flip_x: cfg.pen_flip_x,
+                    flip_y: cfg.pen_flip_y,
+                    offset_x: cfg.pen_offset_x,
+                    offset_y: cfg.pen_offset_y,
+                },
+                size,
+                move |s| p.pen(s),
+                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            );
+            record("signpad", b, "drm", detail);
+            Some(pad)
         }
         #[cfg(feature = "sim")]
         Backend::Sim => {

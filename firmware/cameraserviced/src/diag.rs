@@ -107,6 +107,8 @@ pub struct Diag {
     pub started: Instant,
     pub serial_number: String,
     pub wlt_decoder: bool,
+    /// The signing screen, for its ink latency.
+    pub pad: Option<signpad::Pad>,
     /// Set once the update service exists (it needs the server, which needs this table).
     pub ota: OnceLock<Arc<update::Ota>>,
 }
@@ -152,13 +154,21 @@ impl Diag {
             Some(o) => o.brief(),
             None => ("unavailable", 0),
         };
-        Reply::ok()
+        let mut r = Reply::ok()
             .with("version", env!("CARGO_PKG_VERSION"))
             .with("uptime_seconds", self.started.elapsed().as_secs())
             .with("serial_number", self.serial_number.clone())
             .with("classes", Value::Array(classes))
             .with("cameras", Value::Array(cameras))
-            .with("update", json!({"state": state, "progress": progress}))
+            .with("update", json!({"state": state, "progress": progress}));
+        if let Some(p) = &self.pad {
+            let (n, p50, p95) = p.latency();
+            r = r.with(
+                "signpad_latency_ms",
+                json!({"samples": n, "p50": (p50 * 10.0).round() / 10.0, "p95": (p95 * 10.0).round() / 10.0}),
+            );
+        }
+        r
     }
 }
 

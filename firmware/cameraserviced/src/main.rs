@@ -370,6 +370,7 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         started: std::time::Instant::now(),
         serial_number: system::Identity::from_config(&cfg.device).serial_number,
         wlt_decoder,
+        pad: pad.clone(),
         ota: std::sync::OnceLock::new(),
     });
     diag::register(&mut table, diag.clone());

@@ -1,8 +1,11 @@
-//! The signing screen (vendor chapter 9): a screen backend ([`screen::Screen`]), pen samples in
-//! screen pixels ([`PenSample`]), one compositor that owns the screen and draws the active window
+//! The signing screen (vendor chapter 9): a screen backend ([`screen::Screen`]: the panel through
+//! DRM/KMS, or a virtual one), pen samples in screen pixels ([`PenSample`], from evdev or a
+//! simulator), one compositor that owns the screen and draws the active window
 //! over the idle screen ([`pad::Pad`]), signature ink with pressure and speed dependent width
 //! ([`ink`]) and the sign window ([`window`]).
 
+pub mod drm_screen;
+pub mod evdev_pen;
 pub mod geometry;
 pub mod ink;
 pub mod pad;

@@ -77,6 +77,9 @@ struct State {
 }
 
 struct Inner {
+    /// Milliseconds from a pen event's kernel time stamp to the end of the present that showed
+    /// it (the page flip on DRM), the last 1000.
+    latency: Mutex<VecDeque<f64>>,
     screen: Box<dyn Screen>,
     font: Option<FontArc>,
     state: Mutex<State>,
@@ -119,6 +122,7 @@ impl Pad {
         let size = screen.size();
         let (jpeg, _) = watch::channel(None);
         let inner = Arc::new(Inner {
+            latency: Mutex::new(VecDeque::new()),
             screen,
             font,
             state: Mutex::new(State {
@@ -266,6 +270,25 @@ impl Pad {
         Ok(())
     }
 
+    /// Ink latency so far: (samples, p50, p95) in milliseconds, from pen events stamped by the
+    /// kernel (evdev) to the end of the present that showed them.
+    pub fn latency(&self) -> (usize, f64, f64) {
+        let mut v: Vec<f64> = self
+            .inner
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        if v.is_empty() {
+            return (0, 0.0, 0.0);
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (v.len(), at(0.5), at(0.95))
+    }
+
     /// Stop the compositor (daemon shutdown).
     pub fn shutdown(&self) {
         self.lock().stop = true;
@@ -331,6 +354,8 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let mut last_present = Instant::now() - interval;
     let mut last_stream = Instant::now() - stream_interval;
     let mut stream_stale = true;
+    // The oldest pen event drawn and not yet presented (its time stamp, ms since the epoch).
+    let mut unshown: Option<f64> = None;
     loop {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.stop || Arc::strong_count(&inner) == 1 {
@@ -343,9 +368,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
             let Some(win) = st.window.as_mut() else {
                 continue;
             };
-            let (action, damage, relayer) = win.pen(&s, prev);
-            if relayer {
-                win.draw_layer(inner.font.as_ref());
+            let (action, damage) = win.pen(&s, prev, inner.font.as_ref());
+            if !damage.is_empty() && unshown.is_none() {
+                unshown = Some(s.t_ms);
             }
             let rect = win.rect;
             let mut dirty = damage;
@@ -385,6 +410,21 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
             drop(st);
             if let Err(e) = inner.screen.present(&frame, damage) {
                 tracing::warn!("signing screen: present failed: {e}");
+            }
+            if let Some(t) = unshown.take() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64() * 1000.0)
+                    .unwrap_or(0.0);
+                // Only pens stamping events with the wall clock (evdev) count.
+                let lat = now - t;
+                if (0.0..10_000.0).contains(&lat) {
+                    let mut l = inner.latency.lock().unwrap_or_else(|e| e.into_inner());
+                    if l.len() >= 1000 {
+                        l.pop_front();
+                    }
+                    l.push_back(lat);
+                }
             }
             last_present = now;
             stream_stale = true;

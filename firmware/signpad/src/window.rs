@@ -236,25 +236,43 @@ impl SignWindow {
                 );
             }
         }
-        for b in &self.buttons {
-            if !b.visible {
-                continue;
+        for i in 0..self.buttons.len() {
+            self.draw_button(i, font);
+        }
+    }
+
+    /// Draw one button into the layer (its pressed look when it is held).
+    fn draw_button(&mut self, i: usize, font: Option<&FontArc>) {
+        let b = &self.buttons[i];
+        if !b.visible {
+            return;
+        }
+        let c = if self.pressed == Some(b.kind) {
+            BUTTON_DOWN
+        } else if b.kind == ButtonKind::Ok {
+            BUTTON
+        } else {
+            BUTTON_GREY
+        };
+        let (rect, label) = (b.rect, b.text.clone());
+        fill(&mut self.layer, rect, c);
+        if let Some(f) = font {
+            let size = (rect.h as f32 * 0.45).clamp(8.0, 64.0);
+            let tw = text_width(f, &label, size);
+            let x = rect.x as f32 + (rect.w as f32 - tw) / 2.0;
+            let y = rect.y as f32 + (rect.h as f32 - size * 1.15) / 2.0;
+            text(&mut self.layer, f, &label, size, (x, y), [255, 255, 255]);
+        }
+    }
+
+    /// Redraw the button of `kind` after its look changed; gives its rectangle.
+    fn redraw_button(&mut self, kind: ButtonKind, font: Option<&FontArc>) -> Rect {
+        match self.buttons.iter().position(|b| b.kind == kind) {
+            Some(i) => {
+                self.draw_button(i, font);
+                self.buttons[i].rect
             }
-            let c = if self.pressed == Some(b.kind) {
-                BUTTON_DOWN
-            } else if b.kind == ButtonKind::Ok {
-                BUTTON
-            } else {
-                BUTTON_GREY
-            };
-            fill(&mut self.layer, b.rect, c);
-            if let Some(f) = font {
-                let size = (b.rect.h as f32 * 0.45).clamp(8.0, 64.0);
-                let tw = text_width(f, &b.text, size);
-                let x = b.rect.x as f32 + (b.rect.w as f32 - tw) / 2.0;
-                let y = b.rect.y as f32 + (b.rect.h as f32 - size * 1.15) / 2.0;
-                text(&mut self.layer, f, &b.text, size, (x, y), [255, 255, 255]);
-            }
+            None => Rect::default(),
         }
     }
 
@@ -266,18 +284,22 @@ impl SignWindow {
     }
 
     /// A pen sample in screen coordinates. Gives the action and the damaged rectangle (screen
-    /// coordinates); `redraw` tells that the layer must be drawn again (a button's look changed).
-    pub fn pen(&mut self, s: &PenSample, prev_down: bool) -> (Action, Rect, bool) {
+    /// coordinates); a button whose look changed is redrawn here.
+    pub fn pen(
+        &mut self,
+        s: &PenSample,
+        prev_down: bool,
+        font: Option<&FontArc>,
+    ) -> (Action, Rect) {
         let x = s.x - self.rect.x as f32;
         let y = s.y - self.rect.y as f32;
         let mut action = Action::None;
-        let mut redraw = false;
         let mut damage = Rect::default();
         match (prev_down, s.down) {
             (false, true) => {
                 if let Some(k) = self.button_at(x, y) {
                     self.pressed = Some(k);
-                    redraw = true;
+                    damage = self.redraw_button(k, font);
                 } else if self.valid.contains(x, y) {
                     self.inking = true;
                     damage = self.ink.down(x, y, s.pressure, s.t_ms);
@@ -290,7 +312,7 @@ impl SignWindow {
             }
             (true, false) => {
                 if let Some(k) = self.pressed.take() {
-                    redraw = true;
+                    damage = self.redraw_button(k, font);
                     if self.button_at(x, y) == Some(k) {
                         action = Action::Pressed(k);
                     }
@@ -301,10 +323,7 @@ impl SignWindow {
             }
             (false, false) => {}
         }
-        if redraw {
-            damage = Rect::new(0, 0, self.rect.w, self.rect.h);
-        }
-        (action, damage.offset(self.rect.x, self.rect.y), redraw)
+        (action, damage.offset(self.rect.x, self.rect.y))
     }
 
     /// The window's pixel at window coordinates (layer with the ink over it).
@@ -345,20 +364,23 @@ mod tests {
         assert!(w.button_rect(ButtonKind::Return).is_none());
         assert!(w.valid_area().bottom() <= ok.y);
         // Ink inside, then the confirm button pressed and released on it.
-        w.pen(&sample(200.0, 150.0, true, 0.0), false);
-        w.pen(&sample(300.0, 160.0, true, 20.0), true);
-        w.pen(&sample(300.0, 160.0, false, 30.0), true);
+        w.pen(&sample(200.0, 150.0, true, 0.0), false, None);
+        w.pen(&sample(300.0, 160.0, true, 20.0), true, None);
+        w.pen(&sample(300.0, 160.0, false, 30.0), true, None);
         assert!(!w.ink.is_empty());
         let (cx, cy) = (100.0 + ok.x as f32 + 10.0, 50.0 + ok.y as f32 + 10.0);
-        assert_eq!(w.pen(&sample(cx, cy, true, 40.0), false).0, Action::None);
         assert_eq!(
-            w.pen(&sample(cx, cy, false, 50.0), true).0,
+            w.pen(&sample(cx, cy, true, 40.0), false, None).0,
+            Action::None
+        );
+        assert_eq!(
+            w.pen(&sample(cx, cy, false, 50.0), true, None).0,
             Action::Pressed(ButtonKind::Ok)
         );
         // Pressed, slid off, released elsewhere: nothing.
-        w.pen(&sample(cx, cy, true, 60.0), false);
+        w.pen(&sample(cx, cy, true, 60.0), false, None);
         assert_eq!(
-            w.pen(&sample(10.0, 10.0, false, 70.0), true).0,
+            w.pen(&sample(10.0, 10.0, false, 70.0), true, None).0,
             Action::None
         );
     }
