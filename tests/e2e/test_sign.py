@@ -271,3 +271,50 @@ def test_drm_backend_without_a_display_stops_the_daemon(daemon, tmp_path):
     panel itself is tested on vkms in the QEMU rig, tests/rig/signpad.sh)."""
     with pytest.raises(Exception):
         daemon({"signpad": {"backend": "drm", "card": str(tmp_path / "nocard")}})
+
+
+def test_live_pen_events_over_websocket(rig):
+    """Subscribers of "sign_pen" get the pen's reports on the sign window: down, moves (at most
+    one per refresh interval of the pen's clock), up, in screen pixels, with the task id."""
+    import json
+
+    import websocket
+
+    d, pen, (sw, sh) = rig
+    task = start(d, (0, 0, sw, sh))
+    conn = websocket.create_connection(d.ws_url("/"), timeout=10)
+    try:
+        conn.send(json.dumps({"function": "subscribe", "params": {"topics": ["sign_pen"]}}))
+        assert json.loads(conn.recv())["code"] == "0"
+        pts = [(100 + 20 * i, 200 + i) for i in range(10)]
+        pen.stroke(pts, dt=40.0)  # slower than the refresh: every move is reported
+        events = []
+        while not events or events[-1]["type"] != "up":
+            m = json.loads(conn.recv())
+            if m.get("topic") == "sign_pen":
+                events.append(m)
+    finally:
+        conn.close()
+    assert [e["type"] for e in events] == ["down"] + ["move"] * 9 + ["up"], [e["type"] for e in events]
+    assert (events[0]["x"], events[0]["y"]) == pts[0]
+    assert [(e["x"], e["y"]) for e in events[1:-1]] == pts[1:]
+    assert all(e["task_id"] == task and e["event"] == "sign_pen" for e in events)
+    assert 0 < events[1]["pressure"] <= 1
+    d.api("/sign=stop")
+    # Fast moves are thinned to the refresh rate (60 Hz: one per 16.7 ms of the pen's clock).
+    start(d, (0, 0, sw, sh))
+    conn = websocket.create_connection(d.ws_url("/"), timeout=10)
+    try:
+        conn.send(json.dumps({"function": "subscribe", "params": {"topics": ["sign_pen"]}}))
+        conn.recv()
+        pen.stroke([(100 + i, 300) for i in range(41)], dt=4.0)  # 160 ms of moves
+        events = []
+        while not events or events[-1]["type"] != "up":
+            m = json.loads(conn.recv())
+            if m.get("topic") == "sign_pen":
+                events.append(m)
+    finally:
+        conn.close()
+    moves = sum(1 for e in events if e["type"] == "move")
+    assert 8 <= moves <= 11, moves
+    d.api("/sign=stop")

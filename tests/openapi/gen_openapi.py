@@ -287,6 +287,14 @@ SHARED_SCHEMAS = {
         "allOf": [ref("UpdateState"), obj({"event": string(const="update_progress"),
                                            "topic": string(const="update_progress")}, ("event", "topic"))],
     },
+    "SignPenEvent": {
+        "description": "Pushed to the connections subscribed to sign_pen for the pen's reports on the sign "
+                     "window: down and up always, moves at most one per refresh interval of the pen's clock.",
+        "allOf": [obj({"event": string(const="sign_pen"), "topic": string(const="sign_pen"),
+                       "type": string(enum=["down", "move", "up"]), "x": integer("Screen pixels."),
+                       "y": integer("Screen pixels."), "pressure": number("0-1."), "task_id": string()},
+                      ("event", "topic", "type", "x", "y", "pressure", "task_id"))],
+    },
     "SignPdfInfo": obj(
         {
             "function": string(const="sign_pdf_info"),
@@ -929,7 +937,7 @@ WS_FUNCTIONS = [
     ("get_resolution", "OLDER_WS_ONLY", "param=get", "param=get with type \"resolution\" unless given."),
     ("set_resolution", "OLDER_WS_ONLY", "param=set", "param=set; width/height at the top level become resolution."),
     ("set_cutpage", "OLDER_WS_ONLY", "param=set", "param=set with cutpage (\"9\" on this firmware)."),
-    ("subscribe", "api::ws", None, "{topics: [\"update_progress\"]} (or one string): events of those topics are "
+    ("subscribe", "api::ws", None, "{topics: [\"update_progress\", \"sign_pen\"]} (or one string): events of those topics are "
                                    "pushed to this connection. Unknown topic: \"4\"."),
     ("unsubscribe", "api::ws", None, "{topics: [...]}; no topics: all."),
 ]
@@ -1158,7 +1166,7 @@ def ws_extension() -> dict:
         "reply": ref("WsReply"),
         "functions": functions,
         "any_endpoint": {"function": "GROUP=ACTION", "reply": "the reply schema of the path /GROUP=ACTION"},
-        "events": {"update_progress": ref("UpdateProgressEvent")},
+        "events": {"update_progress": ref("UpdateProgressEvent"), "sign_pen": ref("SignPenEvent")},
         "pushes": {"video_stream": ref("WsVideoStreamFrame"), "sign_pdf_info": ref("SignPdfInfo")},
     }
 

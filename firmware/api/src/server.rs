@@ -69,7 +69,7 @@ const BODY_STEP: usize = 4 * 1024 * 1024;
 /// Topics a WebSocket client can subscribe to (`{"function":"subscribe","params":{"topics":[...]}}`).
 /// Events go only to the connections subscribed to their topic. Later capabilities add theirs
 /// here (pen points, scans, document detection, OCR progress).
-pub const TOPICS: &[&str] = &["update_progress"];
+pub const TOPICS: &[&str] = &["update_progress", "sign_pen"];
 
 /// An event on the push bus: its topic and its JSON text.
 pub(crate) type Event = (&'static str, Arc<str>);

@@ -404,6 +404,24 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
         table,
     );
 
+    // Live pen events (vendor 9.13's purpose) to WebSocket subscribers of "sign_pen".
+    if let Some(p) = &pad {
+        let s = server.clone();
+        p.on_pen(move |e| {
+            s.publish(
+                "sign_pen",
+                &serde_json::json!({
+                    "event": "sign_pen",
+                    "type": e.kind,
+                    "x": e.x.round() as i64,
+                    "y": e.y.round() as i64,
+                    "pressure": (e.pressure * 1000.0).round() / 1000.0,
+                    "task_id": e.task_id,
+                }),
+            );
+        });
+    }
+
     let mut listeners = Vec::new();
     for addr in &cfg.server.listen {
         let l = TcpListener::bind(addr)

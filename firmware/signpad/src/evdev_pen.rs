@@ -135,40 +135,33 @@ fn read(
     sink: &impl Fn(PenSample),
     stop: &AtomicBool,
 ) {
+    // Multi-touch screens report slot 0 on ABS_MT_POSITION_X/Y when they have no ABS_X.
+    let mt = dev.supported_absolute_axes().is_some_and(|a| {
+        !a.contains(AbsoluteAxisCode::ABS_X) && a.contains(AbsoluteAxisCode::ABS_MT_POSITION_X)
+    });
+    let (ax, ay) = if mt {
+        (
+            AbsoluteAxisCode::ABS_MT_POSITION_X,
+            AbsoluteAxisCode::ABS_MT_POSITION_Y,
+        )
+    } else {
+        (AbsoluteAxisCode::ABS_X, AbsoluteAxisCode::ABS_Y)
+    };
     let mut rx = Range { min: 0, max: 1 };
     let mut ry = Range { min: 0, max: 1 };
     let mut rp = Range { min: 0, max: 0 };
-    let mut mt = false;
     if let Ok(infos) = dev.get_absinfo() {
         for (code, info) in infos {
             let r = Range {
                 min: info.minimum(),
                 max: info.maximum(),
             };
-            match code {
-                AbsoluteAxisCode::ABS_X => rx = r,
-                AbsoluteAxisCode::ABS_Y => ry = r,
-                AbsoluteAxisCode::ABS_PRESSURE => rp = r,
-                _ => {}
-            }
-        }
-    }
-    if let Some(a) = dev.supported_absolute_axes() {
-        mt =
-            !a.contains(AbsoluteAxisCode::ABS_X) && a.contains(AbsoluteAxisCode::ABS_MT_POSITION_X);
-    }
-    if mt {
-        if let Ok(infos) = dev.get_absinfo() {
-            for (code, info) in infos {
-                let r = Range {
-                    min: info.minimum(),
-                    max: info.maximum(),
-                };
-                match code {
-                    AbsoluteAxisCode::ABS_MT_POSITION_X => rx = r,
-                    AbsoluteAxisCode::ABS_MT_POSITION_Y => ry = r,
-                    _ => {}
-                }
+            if code == ax {
+                rx = r;
+            } else if code == ay {
+                ry = r;
+            } else if code == AbsoluteAxisCode::ABS_PRESSURE {
+                rp = r;
             }
         }
     }

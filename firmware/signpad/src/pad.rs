@@ -51,6 +51,21 @@ impl From<PadError> for ApiError {
     }
 }
 
+/// A pen report on the sign window, for live pen events (vendor 9.13's purpose, over WebSocket).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PenEvent {
+    /// "down", "move" or "up".
+    pub kind: &'static str,
+    /// Screen pixels.
+    pub x: f32,
+    pub y: f32,
+    /// 0..1.
+    pub pressure: f32,
+    pub task_id: String,
+}
+
+type PenListener = Box<dyn Fn(&PenEvent) + Send + Sync>;
+
 /// A task's state as `sign=status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -77,6 +92,7 @@ struct State {
 }
 
 struct Inner {
+    listener: Mutex<Option<PenListener>>,
     /// Milliseconds from a pen event's kernel time stamp to the end of the present that showed
     /// it (the page flip on DRM), the last 1000.
     latency: Mutex<VecDeque<f64>>,
@@ -122,6 +138,7 @@ impl Pad {
         let size = screen.size();
         let (jpeg, _) = watch::channel(None);
         let inner = Arc::new(Inner {
+            listener: Mutex::new(None),
             latency: Mutex::new(VecDeque::new()),
             screen,
             font,
@@ -289,6 +306,16 @@ impl Pad {
         (v.len(), at(0.5), at(0.95))
     }
 
+    /// Hand every pen report on a sign window to `f` (down and up always, moves at most once per
+    /// refresh interval of the pen's clock), outside the compositor's lock.
+    pub fn on_pen(&self, f: impl Fn(&PenEvent) + Send + Sync + 'static) {
+        *self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
     /// Stop the compositor (daemon shutdown).
     pub fn shutdown(&self) {
         self.lock().stop = true;
@@ -356,6 +383,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let mut stream_stale = true;
     // The oldest pen event drawn and not yet presented (its time stamp, ms since the epoch).
     let mut unshown: Option<f64> = None;
+    let period_ms = 1000.0 / inner.screen.refresh_hz().max(1) as f64;
+    let mut last_move = f64::MIN;
+    let mut events: Vec<PenEvent> = Vec::new();
     loop {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.stop || Arc::strong_count(&inner) == 1 {
@@ -365,9 +395,28 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         while let Some(s) = st.pen.pop_front() {
             let prev = st.pen_down;
             st.pen_down = s.down;
-            let Some(win) = st.window.as_mut() else {
+            if st.window.is_none() {
                 continue;
+            }
+            let kind = match (prev, s.down) {
+                (false, true) => Some("down"),
+                (true, true) if s.t_ms - last_move >= period_ms => Some("move"),
+                (true, false) => Some("up"),
+                _ => None,
             };
+            if let Some(kind) = kind {
+                if kind == "move" {
+                    last_move = s.t_ms;
+                }
+                events.push(PenEvent {
+                    kind,
+                    x: s.x,
+                    y: s.y,
+                    pressure: s.pressure,
+                    task_id: st.task.as_ref().map(|t| t.id.clone()).unwrap_or_default(),
+                });
+            }
+            let win = st.window.as_mut().expect("checked above");
             let (action, damage) = win.pen(&s, prev, inner.font.as_ref());
             if !damage.is_empty() && unshown.is_none() {
                 unshown = Some(s.t_ms);
@@ -400,6 +449,21 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 }
             }
             st.dirty = st.dirty.union(&dirty);
+        }
+        if !events.is_empty() {
+            drop(st);
+            if let Some(f) = inner
+                .listener
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
+                for e in &events {
+                    f(e);
+                }
+            }
+            events.clear();
+            continue;
         }
         let watching = inner.jpeg.receiver_count() > 0;
         let now = Instant::now();
