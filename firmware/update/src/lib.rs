@@ -92,6 +92,8 @@ impl Default for UpdateConfig {
 const RAUC: [&str; 3] = ["de.pengutronix.rauc", "/", "de.pengutronix.rauc.Installer"];
 const REBOOT_FLAG: &str = "reboot-requested";
 const BUNDLE: &str = "bundle.raucb";
+/// With `reboot=1`, how long `done` stays visible to pollers before the restart is asked for.
+const DONE_BEFORE_REBOOT: Duration = Duration::from_secs(5);
 /// An installation still running after this is reported failed (RAUC may be hung).
 const INSTALL_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
@@ -428,7 +430,11 @@ impl Ota {
                     s.error.clear();
                 });
                 if reboot {
-                    if let Err(e) = self.request_reboot().await {
+                    // A page polling update=status sees "done" before the device goes away.
+                    tokio::time::sleep(DONE_BEFORE_REBOOT).await;
+                    if self.status.lock().unwrap().state != "done" {
+                        tracing::warn!("another upload started meanwhile; its own reboot setting decides the restart");
+                    } else if let Err(e) = self.request_reboot().await {
                         tracing::error!("reboot request: {e}");
                     }
                 }
