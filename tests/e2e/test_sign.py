@@ -258,7 +258,10 @@ def test_pen_socket_refuses_garbage(rig):
 def test_without_a_screen(daemon):
     d = daemon({"signpad": {"backend": "none"}})
     for ep in ("/sign=start", "/sign=get", "/sign=status", "/sign=stop", "/sign=reset_status",
-               "/sign=reset_sign_device"):
+               "/sign=reset_sign_device", "/sign=showevaluator", "/sign=closeevaluator",
+               "/sign=getevaluatorresult", "/sign=showefloatingbuttongroup",
+               "/sign=closefloatingbuttongroup", "/sign=getfloatingbuttongroupresult",
+               "/sign=showadvertisingplayer", "/sign=closeadvertisingplayer"):
         r = d.api(ep)
         assert r["code"] == "2" and "signpad" in r["message"], (ep, r)
     assert d.api("/param=get", {"type": "screen_pos"})["code"] == "2"
@@ -318,3 +321,116 @@ def test_live_pen_events_over_websocket(rig):
     moves = sum(1 for e in events if e["type"] == "move")
     assert 8 <= moves <= 11, moves
     d.api("/sign=stop")
+
+
+def png_b64(size=(320, 200), color=(30, 120, 60)) -> str:
+    b = io.BytesIO()
+    Image.new("RGB", size, color).save(b, "PNG")
+    return base64.b64encode(b.getvalue()).decode()
+
+
+def center(r):
+    return (r[0] + r[2] // 2, r[1] + r[3] // 2)
+
+
+def test_evaluator_defaults_and_choice(rig):
+    """9.8-9.10: the documented defaults (at 340,280 600x240, moved inside a smaller screen; four
+    buttons); a button pressed with the pen is the result (code "1" before), the window closes."""
+    d, pen, (sw, sh) = rig
+    d.api("/sign=stop")
+    assert d.api("/sign=showevaluator")["code"] == "0"
+    r = d.api("/sign=getevaluatorresult")
+    assert r["code"] == "1" and r["message"], r
+    # The window: (340, 280, 600, 240) moved inside the screen; the tip takes the top 35 %, then
+    # four buttons share the row: the third is "一般".
+    l, t = min(340, sw - 600), min(280, sh - 240)
+    tip_h = int(240 * 0.35)
+    bw = (600 - 8 * 5) // 4
+    third = (l + 8 + 2 * (bw + 8) + bw // 2, t + tip_h + (240 - tip_h) // 2)
+    frame = read_stream_frame(d.port)
+    assert frame.getpixel((l + 5, t + 5)) == pytest.approx((0x71, 0xA2, 0xE4), abs=12) or \
+        sum(abs(a - b) for a, b in zip(frame.getpixel((l + 5, t + 5)), (0x71, 0xA2, 0xE4))) < 36
+    pen.tap(*third)
+    deadline = time.time() + 5
+    while (r := d.api("/sign=getevaluatorresult"))["code"] != "0":
+        assert time.time() < deadline, r
+        time.sleep(0.05)
+    assert r["result"] == "一般"
+    assert d.api("/sign=getevaluatorresult")["result"] == "一般"  # kept until the next show
+    # Custom buttons and tip; closing keeps nothing on the screen.
+    r = d.api("/sign=showevaluator", {
+        "pos": {"left": "0", "top": "0", "width": "400", "height": "200"},
+        "tip_message": {"content": "评分", "fontsize": "20", "textcolor": "0x000000", "backgroundcolor": "0xFFFF00"},
+        "buttons": [{"content": "好", "icon": "0"}, {"content": "差", "icon": ""}]})
+    assert r["code"] == "0", r
+    assert d.api("/sign=getevaluatorresult")["code"] == "1"
+    frame = read_stream_frame(d.port)
+    assert frame.getpixel((5, 5))[2] < 80 and frame.getpixel((5, 5))[0] > 200  # yellow tip
+    assert d.api("/sign=closeevaluator")["code"] == "0"
+
+
+def test_floating_buttons(rig):
+    d, pen, (sw, sh) = rig
+    assert d.api("/sign=showefloatingbuttongroup")["code"] == "0"
+    assert d.api("/sign=getfloatingbuttongroupresult")["code"] == "1"
+    # The default (950, 700) 256x64 moved inside the screen; two fixed-size buttons given here.
+    r = d.api("/sign=showefloatingbuttongroup", {
+        "pos": {"left": "2000", "top": "2000", "width": "256", "height": "64"},
+        "buttons": [{"content": "确认", "width": "100", "height": "40"},
+                    {"content": "取消", "width": "100", "height": "40"}]})
+    assert r["code"] == "0", r
+    l, t = sw - 256, sh - 64
+    ok = (l + 8 + 50, t + 12 + 20)
+    cancel = (l + 8 + 108 + 50, t + 12 + 20)
+    pen.tap(*cancel)
+    deadline = time.time() + 5
+    while (r := d.api("/sign=getfloatingbuttongroupresult"))["code"] != "0":
+        assert time.time() < deadline, r
+        time.sleep(0.05)
+    assert r["result"] == "取消"
+    assert d.api("/sign=getfloatingbuttongroupresult")["code"] == "1"  # taken when read
+    pen.tap(*ok)
+    time.sleep(0.3)
+    assert d.api("/sign=getfloatingbuttongroupresult")["result"] == "确认"
+    # The group stays while a sign window is shown over the rest of the screen.
+    assert d.api("/sign=closefloatingbuttongroup")["code"] == "0"
+
+
+def test_ad_player(rig):
+    d, _, (sw, sh) = rig
+    green, red = png_b64(color=(30, 120, 60)), png_b64(color=(200, 30, 30))
+    d.api("/imagepro=storage_image", {"source_image": {"base64": red}, "output_image": {"filepath": "D:/ads/red.png"}})
+    r = d.api("/sign=showadvertisingplayer", {"piclist": [green, "D:/ads/red.png"], "time": "1"})
+    assert r["code"] == "0", r
+    seen = set()
+    deadline = time.time() + 6
+    while time.time() < deadline and len(seen) < 2:
+        px = read_stream_frame(d.port).getpixel((sw // 2, sh // 2))
+        if px[1] > 100 and px[0] < 60:
+            seen.add("green")
+        if px[0] > 170 and px[1] < 60:
+            seen.add("red")
+        time.sleep(0.2)
+    assert seen == {"green", "red"}, seen
+    # Letterboxed: a 320x200 picture on the screen leaves black bars where the ratios differ.
+    assert d.api("/sign=closeadvertisingplayer")["code"] == "0"
+    time.sleep(0.2)
+    px = read_stream_frame(d.port).getpixel((sw // 2, sh // 2))
+    assert px[0] > 200 and px[1] > 200, px  # the idle screen again
+
+
+@pytest.mark.parametrize("endpoint,body,code", [
+    ("/sign=showadvertisingplayer", {}, "4"),
+    ("/sign=showadvertisingplayer", {"piclist": []}, "4"),
+    ("/sign=showadvertisingplayer", {"piclist": ["D:/no/such.png"]}, "8"),
+    ("/sign=showadvertisingplayer", {"piclist": [12]}, "4"),
+    ("/sign=showevaluator", {"buttons": [{"content": "x", "icon": "D:/no/icon.png"}]}, "8"),
+    ("/sign=showevaluator", {"tip_message": {"textcolor": "0xZZZZZZ"}}, "4"),
+    ("/sign=showevaluator", {"buttons": ["x"]}, "4"),
+    ("/sign=showefloatingbuttongroup", {"buttons": [{"content": "x", "width": "100"}]}, "4"),
+    ("/sign=showefloatingbuttongroup", {"pos": {"left": 0, "top": 0, "width": 4, "height": 4}}, "4"),
+])
+def test_panels_bad_input(rig, endpoint, body, code):
+    d, _, _ = rig
+    r = d.api(endpoint, body)
+    assert r["code"] == code and r["message"], r

@@ -9,6 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{json, Map, Value};
+use signpad::panel::{Icon, PanelButton, PanelOptions};
 use signpad::window::{ButtonKind, ButtonSpec, SignOptions, Tip};
 use signpad::{Pad, Rect};
 use tokio::sync::watch;
@@ -136,7 +137,230 @@ fn color(key: &str, s: Option<String>, default: [u8; 3]) -> Result<[u8; 3], ApiE
     }
 }
 
+/// `pos` {left, top, width, height} with a default; moved inside the screen, never cut off.
+fn panel_rect(f: &Fields, default: Rect, screen: (u32, u32)) -> Result<Rect, ApiError> {
+    let area = Rect::new(0, 0, screen.0, screen.1);
+    let r = match f.object("pos") {
+        Some(o) => {
+            let get = |k: &str, total: u32, d: i32| -> Result<i32, ApiError> {
+                match o.get(k) {
+                    None | Some(Value::Null) => Ok(d),
+                    Some(v) => length(&format!("pos.{k}"), v, total),
+                }
+            };
+            let (l, t) = (
+                get("left", screen.0, default.x)?,
+                get("top", screen.1, default.y)?,
+            );
+            let (w, h) = (
+                get("width", screen.0, default.w as i32)?,
+                get("height", screen.1, default.h as i32)?,
+            );
+            if w < 16 || h < 16 {
+                return Err(bad(
+                    "pos",
+                    "宽和高至少 16 像素".into(),
+                    "width and height must be at least 16 px".into(),
+                ));
+            }
+            Rect::new(l, t, w as u32, h as u32)
+        }
+        None => default,
+    };
+    Ok(r.moved_inside(&area))
+}
+
+/// Pictures a page names: a stored file path or base64 (with or without a data-URL prefix).
+fn picture_source(s: &str) -> Map<String, Value> {
+    let t = s.trim();
+    let base64 = t.starts_with("data:")
+        || ["/9j/", "iVBOR", "Qk", "R0lGOD", "UklGR", "SUkq", "TU0A"]
+            .iter()
+            .any(|m| t.starts_with(m))
+        || t.len() > 1024;
+    let mut m = Map::new();
+    if base64 {
+        m.insert("base64".into(), Value::String(t.to_string()));
+    } else {
+        m.insert("filepath".into(), Value::String(t.to_string()));
+    }
+    m
+}
+
 impl Sign {
+    /// Decode a picture a page names, within the work budget.
+    fn picture(&self, work: &mut Work, s: &str) -> Result<imaging::RgbImage, ApiError> {
+        let src = picture_source(s);
+        let data = work.source(&self.images.store, &src, false, 1)?;
+        work.admit_encoded(&data, DECODED_BYTES_PER_PIXEL)?;
+        Ok(imaging::codec::decode(&data)?)
+    }
+
+    /// The buttons of a panel (vendor 9.8, 9.15); `defaults` when the page gives none.
+    fn panel_buttons(
+        &self,
+        f: &Fields,
+        defaults: &[(&str, &str)],
+        sized: bool,
+    ) -> Result<Vec<PanelButton>, ApiError> {
+        let default_button = |content: &str, icon: &str| -> Value {
+            json!({"content": content, "fontsize": "18", "textcolor": "0xFFFFFF",
+                   "buttoncolor": "0x71A2E4", "icon": icon})
+        };
+        let list: Vec<Value> = match f.array("buttons") {
+            Some(l) if !l.is_empty() => l.to_vec(),
+            _ => defaults.iter().map(|(c, i)| default_button(c, i)).collect(),
+        };
+        if list.len() > 12 {
+            return Err(bad(
+                "buttons",
+                "按钮最多 12 个".into(),
+                "at most 12 buttons".into(),
+            ));
+        }
+        let mut work = Work::new(&self.images);
+        let mut out = Vec::new();
+        for (i, b) in list.iter().enumerate() {
+            let b = b.as_object().ok_or_else(|| {
+                bad(
+                    "buttons",
+                    format!("第 {i} 项不是对象"),
+                    format!("item {i} is not an object"),
+                )
+            })?;
+            let bf = Fields(b);
+            let icon = match bf.str("icon").unwrap_or_default().trim() {
+                "" => Icon::None,
+                k @ ("0" | "1" | "2" | "3") => Icon::Face(k.parse().unwrap_or(0)),
+                path => Icon::Picture(self.picture(&mut work, path)?),
+            };
+            let size = if sized {
+                match (bf.int("width")?, bf.int("height")?) {
+                    (Some(w), Some(h)) if (8..=4000).contains(&w) && (8..=4000).contains(&h) => {
+                        Some((w as u32, h as u32))
+                    }
+                    (None, None) => None,
+                    _ => {
+                        return Err(bad(
+                            "buttons.width",
+                            "按钮的宽和高须同时给出，8 到 4000 像素".into(),
+                            "give a button's width and height together, 8 to 4000 px".into(),
+                        ))
+                    }
+                }
+            } else {
+                None
+            };
+            out.push(PanelButton {
+                content: bf.str("content").unwrap_or_default(),
+                fontsize: bf.tuning("fontsize", 6, 120)?.unwrap_or(18) as f32,
+                textcolor: color("buttons.textcolor", bf.str("textcolor"), [255, 255, 255])?,
+                buttoncolor: color(
+                    "buttons.buttoncolor",
+                    bf.str("buttoncolor"),
+                    [0x71, 0xa2, 0xe4],
+                )?,
+                icon,
+                size,
+            });
+        }
+        Ok(out)
+    }
+
+    fn show_evaluator(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        let f = req.fields();
+        // Vendor defaults: (340, 280) 600x240, a blue tip line, four rating buttons.
+        let rect = panel_rect(&f, Rect::new(340, 280, 600, 240), pad.size())?;
+        let t = f.object("tip_message").unwrap_or_default();
+        let tf = Fields(&t);
+        let tip = (
+            tf.str("content")
+                .unwrap_or_else(|| "请您对我们的服务进行评价".into()),
+            tf.tuning("fontsize", 6, 120)?.unwrap_or(28) as f32,
+            color(
+                "tip_message.textcolor",
+                tf.str("textcolor"),
+                [255, 255, 255],
+            )?,
+            color(
+                "tip_message.backgroundcolor",
+                tf.str("backgroundcolor"),
+                [0x71, 0xa2, 0xe4],
+            )?,
+        );
+        let buttons = self.panel_buttons(
+            &f,
+            &[
+                ("非常满意", "0"),
+                ("基本满意", "1"),
+                ("一般", "2"),
+                ("不满意", "3"),
+            ],
+            false,
+        )?;
+        pad.show_evaluator(PanelOptions {
+            rect,
+            tip: Some(tip),
+            background: Some([255, 255, 255]),
+            buttons,
+        });
+        Ok(Reply::ok())
+    }
+
+    fn show_floating(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        let f = req.fields();
+        // Vendor default: (950, 700) 256x64, moved inside smaller screens.
+        let rect = panel_rect(&f, Rect::new(950, 700, 256, 64), pad.size())?;
+        let buttons = self.panel_buttons(&f, &[("确认", ""), ("取消", "")], true)?;
+        pad.show_floating(PanelOptions {
+            rect,
+            tip: None,
+            background: None,
+            buttons,
+        });
+        Ok(Reply::ok())
+    }
+
+    fn show_ads(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        let f = req.fields();
+        let list = f
+            .array("piclist")
+            .ok_or_else(|| ApiError::missing("piclist"))?;
+        if list.is_empty() || list.len() > 30 {
+            return Err(bad(
+                "piclist",
+                "需要 1 到 30 张图片".into(),
+                "give 1 to 30 pictures".into(),
+            ));
+        }
+        let secs = f.tuning("time", 1, 3600)?.unwrap_or(5) as u64;
+        let (w, h) = pad.size();
+        let mut work = Work::new(&self.images);
+        // The fitted pictures stay in memory while the player runs.
+        work.reserve(
+            list.len() as u64 * w as u64 * h as u64 * 3,
+            Text::new("广告图片", "the slide show's pictures"),
+        )?;
+        let mut pics = Vec::new();
+        for (i, v) in list.iter().enumerate() {
+            let s = v.as_str().ok_or_else(|| {
+                bad(
+                    "piclist",
+                    format!("第 {i} 项不是字符串"),
+                    format!("item {i} is not a string"),
+                )
+            })?;
+            pics.push(self.picture(&mut work, s)?);
+        }
+        let slides = signpad::pad::Slides::new(&pics, (w, h), std::time::Duration::from_secs(secs));
+        pad.show_slides(slides);
+        tracing::info!(pictures = pics.len(), seconds = secs, "ad player started");
+        Ok(Reply::ok())
+    }
+
     fn pad(&self) -> Result<&Pad, ApiError> {
         self.pad.as_ref().ok_or_else(no_screen)
     }
@@ -265,6 +489,17 @@ impl Sign {
     }
 }
 
+/// A button result (9.10, 9.17): the vendor's code "1" while there is none.
+fn result_reply(r: Option<String>) -> Result<Reply, ApiError> {
+    match r {
+        Some(content) => Ok(Reply::ok().with("result", content)),
+        None => Ok(Reply::code(
+            "1",
+            Some(Text::new("暂无结果", "no result yet")),
+        )),
+    }
+}
+
 /// JPEG frames of the screen for the multipart writer.
 fn frames(rx: watch::Receiver<Option<Bytes>>) -> impl futures_util::Stream<Item = Bytes> + Send {
     stream::unfold(rx, |mut rx| async move {
@@ -300,6 +535,33 @@ pub fn register(
     });
     on(table, "sign", "reset_sign_device", &s, |c, _| {
         c.pad()?.reset_device()?;
+        Ok(Reply::ok())
+    });
+    on(table, "sign", "showevaluator", &s, Sign::show_evaluator);
+    on(table, "sign", "closeevaluator", &s, |c, _| {
+        c.pad()?.close_evaluator();
+        Ok(Reply::ok())
+    });
+    on(table, "sign", "getevaluatorresult", &s, |c, _| {
+        result_reply(c.pad()?.evaluation())
+    });
+    on(
+        table,
+        "sign",
+        "showefloatingbuttongroup",
+        &s,
+        Sign::show_floating,
+    );
+    on(table, "sign", "closefloatingbuttongroup", &s, |c, _| {
+        c.pad()?.close_floating();
+        Ok(Reply::ok())
+    });
+    on(table, "sign", "getfloatingbuttongroupresult", &s, |c, _| {
+        result_reply(c.pad()?.floating_pressed())
+    });
+    on(table, "sign", "showadvertisingplayer", &s, Sign::show_ads);
+    on(table, "sign", "closeadvertisingplayer", &s, |c, _| {
+        c.pad()?.close_slides();
         Ok(Reply::ok())
     });
     let c = s.clone();

@@ -9,6 +9,7 @@ pub mod evdev_pen;
 pub mod geometry;
 pub mod ink;
 pub mod pad;
+pub mod panel;
 pub mod screen;
 pub mod window;
 

@@ -18,6 +18,7 @@ use image::{Rgb, RgbImage};
 use imaging::watermark::{text, text_width};
 use tokio::sync::watch;
 
+use crate::panel::{Panel, PanelOptions};
 use crate::screen::Screen;
 use crate::window::{Action, ButtonKind, SignOptions, SignWindow};
 use crate::{PenSample, Rect};
@@ -81,8 +82,95 @@ struct Task {
     remark: String,
 }
 
+/// Which element holds the pen from its touch-down to its lift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    None,
+    Sign,
+    Floating,
+    Evaluator,
+}
+
+/// The ad player (vendor 9.18): pictures fitted to the screen, each shown `period`, cross-faded.
+pub struct Slides {
+    pics: Vec<RgbImage>,
+    period: Duration,
+    start: Instant,
+}
+
+/// Length of the cross-fade between two pictures.
+pub const FADE: Duration = Duration::from_millis(600);
+
+impl Slides {
+    /// Fit each picture into the screen (letterboxed on black).
+    pub fn new(pics: &[RgbImage], screen: (u32, u32), period: Duration) -> Slides {
+        let fitted = pics
+            .iter()
+            .map(|p| {
+                let (w, h) = screen;
+                let k =
+                    (w as f32 / p.width().max(1) as f32).min(h as f32 / p.height().max(1) as f32);
+                let (pw, ph) = (
+                    ((p.width() as f32 * k).round() as u32).clamp(1, w),
+                    ((p.height() as f32 * k).round() as u32).clamp(1, h),
+                );
+                let scaled =
+                    image::imageops::resize(p, pw, ph, image::imageops::FilterType::Triangle);
+                let mut out = RgbImage::new(w, h);
+                image::imageops::replace(
+                    &mut out,
+                    &scaled,
+                    ((w - pw) / 2) as i64,
+                    ((h - ph) / 2) as i64,
+                );
+                out
+            })
+            .collect();
+        Slides {
+            pics: fitted,
+            period: period.max(Duration::from_secs(1)),
+            start: Instant::now(),
+        }
+    }
+
+    /// (picture shown, picture fading out and how much of it is left) at `now`.
+    fn at(&self, now: Instant) -> (usize, Option<(usize, f32)>) {
+        let n = self.pics.len();
+        let t = now.duration_since(self.start).as_secs_f64();
+        let k = (t / self.period.as_secs_f64()) as usize;
+        let into = t - k as f64 * self.period.as_secs_f64();
+        let cur = k % n;
+        if k > 0 && n > 1 && into < FADE.as_secs_f64() {
+            let left = 1.0 - (into / FADE.as_secs_f64()) as f32;
+            (cur, Some(((k - 1) % n, left)))
+        } else {
+            (cur, None)
+        }
+    }
+
+    /// When the picture next changes (the start of the next fade, or the next fade step).
+    fn next_change(&self, now: Instant) -> Instant {
+        match self.at(now) {
+            (_, Some(_)) => now + Duration::from_millis(50),
+            _ => {
+                let t = now.duration_since(self.start).as_secs_f64();
+                let p = self.period.as_secs_f64();
+                self.start + Duration::from_secs_f64(((t / p).floor() + 1.0) * p)
+            }
+        }
+    }
+}
+
 struct State {
     window: Option<SignWindow>,
+    evaluator: Option<Panel>,
+    floating: Option<Panel>,
+    /// The evaluator's last choice (kept until the next showevaluator).
+    evaluation: Option<String>,
+    /// The floating group's last press (taken when read).
+    floating_pressed: Option<String>,
+    slides: Option<Slides>,
+    owner: Owner,
     task: Option<Task>,
     pen: VecDeque<PenSample>,
     pen_down: bool,
@@ -144,6 +232,12 @@ impl Pad {
             font,
             state: Mutex::new(State {
                 window: None,
+                evaluator: None,
+                floating: None,
+                evaluation: None,
+                floating_pressed: None,
+                slides: None,
+                owner: Owner::None,
                 task: None,
                 pen: VecDeque::new(),
                 pen_down: false,
@@ -316,6 +410,88 @@ impl Pad {
             .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
 
+    fn full(&self) -> Rect {
+        Rect::new(0, 0, self.inner.size.0, self.inner.size.1)
+    }
+
+    /// Show the evaluator (vendor 9.8); its previous choice is forgotten.
+    pub fn show_evaluator(&self, o: PanelOptions) {
+        let p = Panel::new(o, self.inner.font.as_ref());
+        let mut st = self.lock();
+        if let Some(old) = st.evaluator.take() {
+            st.dirty = st.dirty.union(&old.rect);
+        }
+        st.dirty = st.dirty.union(&p.rect);
+        st.evaluator = Some(p);
+        st.evaluation = None;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// Close the evaluator (9.9); its choice stays readable.
+    pub fn close_evaluator(&self) {
+        let mut st = self.lock();
+        if let Some(old) = st.evaluator.take() {
+            st.dirty = st.dirty.union(&old.rect);
+        }
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// The evaluator's choice (9.10): the pressed button's content.
+    pub fn evaluation(&self) -> Option<String> {
+        self.lock().evaluation.clone()
+    }
+
+    /// Show the floating button group (9.15).
+    pub fn show_floating(&self, o: PanelOptions) {
+        let p = Panel::new(o, self.inner.font.as_ref());
+        let mut st = self.lock();
+        if let Some(old) = st.floating.take() {
+            st.dirty = st.dirty.union(&old.rect);
+        }
+        st.dirty = st.dirty.union(&p.rect);
+        st.floating = Some(p);
+        st.floating_pressed = None;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// Close the floating button group (9.16).
+    pub fn close_floating(&self) {
+        let mut st = self.lock();
+        if let Some(old) = st.floating.take() {
+            st.dirty = st.dirty.union(&old.rect);
+        }
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// The floating group's last press (9.17), taken: the next read sees the next press.
+    pub fn floating_pressed(&self) -> Option<String> {
+        self.lock().floating_pressed.take()
+    }
+
+    /// Start the ad player (9.18) with pictures already fitted by [`Slides::new`].
+    pub fn show_slides(&self, slides: Slides) {
+        let full = self.full();
+        let mut st = self.lock();
+        st.slides = Some(slides);
+        st.dirty = full;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// Stop the ad player (9.19): the idle screen again.
+    pub fn close_slides(&self) {
+        let full = self.full();
+        let mut st = self.lock();
+        st.slides = None;
+        st.dirty = full;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
     /// Stop the compositor (daemon shutdown).
     pub fn shutdown(&self) {
         self.lock().stop = true;
@@ -350,12 +526,37 @@ impl Pad {
     }
 }
 
-/// Compose `damage` of the screen: the idle screen, the window over it at its opacity.
-fn compose(frame: &mut RgbImage, idle: &RgbImage, win: Option<&SignWindow>, damage: Rect) {
+/// Compose `damage` of the screen: the idle screen or the ad player's picture, the evaluator, the
+/// floating buttons, the sign window over them at its opacity.
+fn compose(frame: &mut RgbImage, idle: &RgbImage, st: &State, now: Instant, damage: Rect) {
+    let slide = st.slides.as_ref().map(|sl| (sl, sl.at(now)));
     for y in damage.y..damage.bottom() {
         for x in damage.x..damage.right() {
-            let base = idle.get_pixel(x as u32, y as u32).0;
-            let px = match win {
+            let (ux, uy) = (x as u32, y as u32);
+            let mut base = match &slide {
+                Some((sl, (cur, None))) => sl.pics[*cur].get_pixel(ux, uy).0,
+                Some((sl, (cur, Some((prev, left))))) => {
+                    let a = sl.pics[*cur].get_pixel(ux, uy).0;
+                    let b = sl.pics[*prev].get_pixel(ux, uy).0;
+                    let mut o = [0u8; 3];
+                    for i in 0..3 {
+                        o[i] = (a[i] as f32 * (1.0 - left) + b[i] as f32 * left).round() as u8;
+                    }
+                    o
+                }
+                None => idle.get_pixel(ux, uy).0,
+            };
+            for p in [st.evaluator.as_ref(), st.floating.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if p.rect.contains(x as f32, y as f32) {
+                    if let Some(c) = p.pixel((x - p.rect.x) as u32, (y - p.rect.y) as u32) {
+                        base = c;
+                    }
+                }
+            }
+            let px = match st.window.as_ref() {
                 Some(w) if w.rect.contains(x as f32, y as f32) => {
                     let top = w.pixel((x - w.rect.x) as u32, (y - w.rect.y) as u32);
                     let a = w.opacity as u32;
@@ -367,7 +568,7 @@ fn compose(frame: &mut RgbImage, idle: &RgbImage, win: Option<&SignWindow>, dama
                 }
                 _ => base,
             };
-            frame.put_pixel(x as u32, y as u32, Rgb(px));
+            frame.put_pixel(ux, uy, Rgb(px));
         }
     }
 }
@@ -386,6 +587,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let period_ms = 1000.0 / inner.screen.refresh_hz().max(1) as f64;
     let mut last_move = f64::MIN;
     let mut events: Vec<PenEvent> = Vec::new();
+    let mut next_slide = Instant::now();
     loop {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.stop || Arc::strong_count(&inner) == 1 {
@@ -395,7 +597,67 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         while let Some(s) = st.pen.pop_front() {
             let prev = st.pen_down;
             st.pen_down = s.down;
-            if st.window.is_none() {
+            if !prev && s.down {
+                st.owner = if st
+                    .window
+                    .as_ref()
+                    .is_some_and(|w| w.rect.contains(s.x, s.y))
+                {
+                    Owner::Sign
+                } else if st
+                    .floating
+                    .as_ref()
+                    .is_some_and(|p| p.rect.contains(s.x, s.y))
+                {
+                    Owner::Floating
+                } else if st
+                    .evaluator
+                    .as_ref()
+                    .is_some_and(|p| p.rect.contains(s.x, s.y))
+                {
+                    Owner::Evaluator
+                } else if st.window.is_some() {
+                    // Outside the window: the window still takes it (a button released elsewhere
+                    // does nothing, ink outside it is not drawn).
+                    Owner::Sign
+                } else {
+                    Owner::None
+                };
+            }
+            let owner = st.owner;
+            if !s.down {
+                st.owner = Owner::None;
+            }
+            if owner == Owner::Floating || owner == Owner::Evaluator {
+                let font = inner.font.as_ref();
+                let State {
+                    floating,
+                    evaluator,
+                    floating_pressed,
+                    evaluation,
+                    ..
+                } = &mut *st;
+                let (panel, result) = if owner == Owner::Floating {
+                    (floating.as_mut(), floating_pressed)
+                } else {
+                    (evaluator.as_mut(), evaluation)
+                };
+                let Some(panel) = panel else { continue };
+                let (pressed, damage) = panel.pen(&s, prev, font);
+                let mut dirty = damage;
+                if let Some(content) = pressed {
+                    tracing::info!(button = %content, "signing screen: panel button pressed");
+                    *result = Some(content);
+                    // The evaluator closes once a rating is chosen; the floating group stays.
+                    if owner == Owner::Evaluator {
+                        dirty = dirty.union(&panel.rect);
+                        *evaluator = None;
+                    }
+                }
+                st.dirty = st.dirty.union(&dirty);
+                continue;
+            }
+            if owner != Owner::Sign || st.window.is_none() {
                 continue;
             }
             let kind = match (prev, s.down) {
@@ -467,10 +729,17 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         }
         let watching = inner.jpeg.receiver_count() > 0;
         let now = Instant::now();
+        let slide_change = st.slides.as_ref().map(|sl| sl.next_change(now));
+        if let Some(next) = slide_change {
+            if now >= next_slide {
+                st.dirty = screen_rect;
+                next_slide = next;
+            }
+        }
         if !st.dirty.is_empty() && now >= last_present + interval {
             let damage = st.dirty.intersect(&screen_rect);
             st.dirty = Rect::default();
-            compose(&mut frame, &idle, st.window.as_ref(), damage);
+            compose(&mut frame, &idle, &st, now, damage);
             drop(st);
             if let Err(e) = inner.screen.present(&frame, damage) {
                 tracing::warn!("signing screen: present failed: {e}");
@@ -513,6 +782,10 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         }
         // Sleep until something happens or the next present/stream is due.
         let mut wait = Duration::from_millis(250);
+        if let Some(sl) = &st.slides {
+            next_slide = next_slide.min(sl.next_change(now));
+            wait = wait.min(next_slide.saturating_duration_since(now));
+        }
         if !st.dirty.is_empty() {
             wait = wait.min((last_present + interval).saturating_duration_since(now));
         }
@@ -608,5 +881,89 @@ mod tests {
         }
         let jpeg = rx.borrow().clone().unwrap();
         assert_eq!(&jpeg[..2], b"\xff\xd8");
+    }
+
+    fn button(content: &str) -> crate::panel::PanelButton {
+        crate::panel::PanelButton {
+            content: content.into(),
+            fontsize: 18.0,
+            textcolor: [255, 255, 255],
+            buttoncolor: [0x71, 0xa2, 0xe4],
+            icon: crate::panel::Icon::None,
+            size: None,
+        }
+    }
+
+    fn press(p: &Pad, r: Rect, t: f64) {
+        let (x, y) = (r.x as f32 + r.w as f32 / 2.0, r.y as f32 + r.h as f32 / 2.0);
+        p.pen(s(x, y, true, t));
+        p.pen(s(x, y, false, t + 10.0));
+        p.settle(Duration::from_secs(2));
+    }
+
+    #[test]
+    fn evaluator_keeps_its_choice_floating_result_is_taken_on_read() {
+        let p = pad();
+        let rect = Rect::new(100, 100, 400, 200);
+        let opts = |names: &[&str], tip| PanelOptions {
+            rect,
+            tip,
+            background: Some([255, 255, 255]),
+            buttons: names.iter().map(|n| button(n)).collect(),
+        };
+        p.show_evaluator(opts(
+            &["good", "bad"],
+            Some(("tip".into(), 20.0, [0; 3], [255; 3])),
+        ));
+        let rects = crate::panel::Panel::new(
+            opts(
+                &["good", "bad"],
+                Some(("tip".into(), 20.0, [0; 3], [255; 3])),
+            ),
+            None,
+        )
+        .button_rects();
+        assert_eq!(p.evaluation(), None);
+        let b = rects[1];
+        press(&p, Rect::new(rect.x + b.x, rect.y + b.y, b.w, b.h), 0.0);
+        assert_eq!(p.evaluation().as_deref(), Some("bad"));
+        assert_eq!(
+            p.evaluation().as_deref(),
+            Some("bad"),
+            "kept until the next show"
+        );
+
+        p.show_floating(opts(&["ok"], None));
+        assert_eq!(p.floating_pressed(), None);
+        press(&p, rect, 100.0);
+        assert_eq!(p.floating_pressed().as_deref(), Some("ok"));
+        assert_eq!(p.floating_pressed(), None, "cleared once read");
+        p.close_floating();
+        press(&p, rect, 200.0);
+        assert_eq!(p.floating_pressed(), None, "a closed group is not pressed");
+    }
+
+    #[test]
+    fn slides_fade_in_turn() {
+        let red = RgbImage::from_pixel(40, 20, image::Rgb([255, 0, 0]));
+        let blue = RgbImage::from_pixel(20, 20, image::Rgb([0, 0, 255]));
+        let sl = Slides::new(&[red, blue], (80, 40), Duration::from_secs(2));
+        // letterboxed: the red 2:1 fills, the blue square has bars left and right
+        assert_eq!(sl.pics[0].get_pixel(0, 0).0, [255, 0, 0]);
+        assert_eq!(sl.pics[1].get_pixel(2, 20).0, [0, 0, 0]);
+        assert_eq!(sl.pics[1].get_pixel(40, 20).0, [0, 0, 255]);
+        let t0 = sl.start;
+        assert_eq!(
+            sl.at(t0 + Duration::from_millis(100)),
+            (0, None),
+            "no fade at the start"
+        );
+        let (cur, fade) = sl.at(t0 + Duration::from_millis(2300));
+        assert_eq!(cur, 1);
+        let (prev, left) = fade.unwrap();
+        assert_eq!(prev, 0);
+        assert!((left - 0.5).abs() < 0.01, "{left}");
+        assert_eq!(sl.at(t0 + Duration::from_millis(3000)), (1, None));
+        assert_eq!(sl.at(t0 + Duration::from_millis(4700)).0, 0, "in a loop");
     }
 }
