@@ -442,7 +442,9 @@ def test_reboot_after_install(ready, fake):
     assert not reboot_flag(ready).exists(), "reboot requested before the install finished"
     final = wait_final(ready)
     assert final["state"] == "done", final
-    wait_for(reboot_flag(ready).exists, 3, 0.05, "reboot-requested after done")
+    # "done" stays visible to pollers for 5 s before the restart is asked for
+    assert not reboot_flag(ready).exists(), "reboot requested the moment the install finished"
+    wait_for(reboot_flag(ready).exists, 10, 0.05, "reboot-requested after done")
     assert spool_files(ready) == ["reboot-requested"]
 
 
