@@ -127,6 +127,15 @@ pub struct SignpadSection {
     /// Added to mapped pen positions, in screen pixels.
     pub pen_offset_x: f32,
     pub pen_offset_y: f32,
+    /// A four-corner calibration file (four lines `screen_x screen_y raw_x raw_y`); when it
+    /// reads, it replaces the absinfo mapping, rotation, flips and offsets. "" = none.
+    pub pen_calibration_file: String,
+    /// The kiosk browser for `sign=browser`, `{url}` `{width}` `{height}` replaced, "double
+    /// quotes" keep words together; "" = `cog --platform=drm {url}` with backend "drm", none
+    /// on a virtual screen.
+    pub browser_command: String,
+    /// The idle screen's picture (fitted to the screen); "" = the device's name and address.
+    pub idle_image: String,
     /// Size of a virtual screen, in pixels.
     pub width: u32,
     pub height: u32,
@@ -148,6 +157,9 @@ impl Default for SignpadSection {
             pen_flip_y: false,
             pen_offset_x: 0.0,
             pen_offset_y: 0.0,
+            pen_calibration_file: String::new(),
+            browser_command: String::new(),
+            idle_image: String::new(),
             width: 1280,
             height: 800,
             refresh_hz: 60,

@@ -212,8 +212,30 @@ pub fn signpad(
     sim: bool,
     state_dir: &std::path::Path,
     font: Option<ab_glyph::FontArc>,
+    idle_title: &str,
 ) -> Result<Option<signpad::Pad>, String> {
     let (w, h) = (cfg.width.clamp(160, 3840), cfg.height.clamp(120, 2160));
+    // The idle screen: the configured picture, else the device's name and address.
+    let idle_picture = match cfg.idle_image.trim() {
+        "" => None,
+        path => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|d| imaging::codec::decode(&d).map_err(|e| format!("{e:?}")))
+        {
+            Ok(img) => Some(img),
+            Err(e) => {
+                tracing::warn!(
+                    path,
+                    "signpad.idle_image unreadable ({e}); showing the device's name"
+                );
+                None
+            }
+        },
+    };
+    let start = |screen: Box<dyn signpad::screen::Screen>| match &idle_picture {
+        Some(img) => signpad::Pad::start_with_idle(screen, font.clone(), img.clone()),
+        None => signpad::Pad::start(screen, font.clone(), idle_title),
+    };
     if cfg.backend.trim().eq_ignore_ascii_case("virtual") {
         record(
             "signpad",
@@ -221,15 +243,11 @@ pub fn signpad(
             "virtual",
             format!("{w}x{h}, no pen"),
         );
-        return Ok(Some(signpad::Pad::start(
-            Box::new(signpad::screen::VirtualScreen {
-                width: w,
-                height: h,
-                hz: cfg.refresh_hz.clamp(1, 240),
-            }),
-            font,
-            "CameraService",
-        )));
+        return Ok(Some(start(Box::new(signpad::screen::VirtualScreen {
+            width: w,
+            height: h,
+            hz: cfg.refresh_hz.clamp(1, 240),
+        }))));
     }
     let b = choose(
         "signpad",
@@ -239,7 +257,7 @@ pub fn signpad(
         sim,
         false,
     )?;
-    let screen = || {
+    let screen = || -> Box<dyn signpad::screen::Screen> {
         Box::new(signpad::screen::VirtualScreen {
             width: w,
             height: h,
@@ -260,7 +278,32 @@ pub fn signpad(
                     cfg.pen.as_str()
                 }
             );
-            let pad = signpad::Pad::start(Box::new(screen), font, "CameraService");
+            let corners = match cfg.pen_calibration_file.trim() {
+                "" => None,
+                path => match std::fs::read_to_string(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| signpad::evdev_pen::Homography::parse(&t))
+                {
+                    Ok(m) => {
+                        tracing::info!(path, "signing screen: pen calibrated from four corners");
+                        Some(m)
+                    }
+                    Err(e) => {
+                        // A bad file must not keep the device from starting: the absinfo mapping.
+                        tracing::error!(
+                            path,
+                            "signpad.pen_calibration_file: {e}; mapping the pen from its axes"
+                        );
+                        None
+                    }
+                },
+            };
+            let detail = if corners.is_some() {
+                format!("{detail}, four-corner calibration")
+            } else {
+                detail
+            };
+            let pad = start(Box::new(screen));
             let p = pad.clone();
             signpad::evdev_pen::spawn(
                 cfg.pen.clone(),
@@ -270,9 +313,11 @@ pub fn signpad(
                     flip_y: cfg.pen_flip_y,
                     offset_x: cfg.pen_offset_x,
                     offset_y: cfg.pen_offset_y,
+                    corners,
                 },
                 size,
                 move |s| p.pen(s),
+                pad.pen_shared(),
                 std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             );
             record("signpad", b, "drm", detail);
@@ -295,7 +340,7 @@ pub fn signpad(
             } else {
                 std::path::PathBuf::from(cfg.sim_pen_socket.trim())
             };
-            let pad = signpad::Pad::start(screen(), font, "CameraService");
+            let pad = start(screen());
             let p = pad.clone();
             devsim::pen::serve(&path, move |s| p.pen(s))
                 .map_err(|e| format!("simulated pen socket {}: {e}", path.display()))?;

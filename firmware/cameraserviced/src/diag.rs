@@ -167,6 +167,11 @@ impl Diag {
                 "signpad_latency_ms",
                 json!({"samples": n, "p50": (p50 * 10.0).round() / 10.0, "p95": (p95 * 10.0).round() / 10.0}),
             );
+            // Who has the screen and the pen: our windows, or the kiosk browser (9.4, 5.8).
+            r = r.with(
+                "signpad_state",
+                json!({"handed_over": p.is_handed_over(), "pen_shared": p.is_pen_shared()}),
+            );
         }
         r
     }

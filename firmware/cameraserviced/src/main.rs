@@ -355,13 +355,28 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
             devices::stripe_reader(&cfg.magcard, sim)?,
         )),
     );
-    let pad = devices::signpad(&cfg.signpad, sim, &state_dir, font.clone())?;
+    let idle_title = {
+        let name = match cfg.device.brand_name.trim() {
+            "" => "CameraService",
+            n => n,
+        };
+        let port = cfg.server.listen.first().map_or(38088, |a| a.port());
+        match cfg.device.hostname.trim() {
+            "" => name.to_string(),
+            h => format!("{name}\nhttp://{h}.local:{port}"),
+        }
+    };
+    let pad = devices::signpad(&cfg.signpad, sim, &state_dir, font.clone(), &idle_title)?;
+    let browser = pad
+        .as_ref()
+        .and_then(|p| sign::browser(&cfg.signpad, p, &state_dir));
     sign::register(
         &mut table,
         &mut params,
         Arc::new(sign::Sign {
             pad: pad.clone(),
             images: sign_images,
+            browser,
         }),
         stop_rx.clone(),
     );

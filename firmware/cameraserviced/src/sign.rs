@@ -1,4 +1,4 @@
-//! The signing screen's endpoints (vendor 9.1-9.3, 9.7, 9.11, 9.12, 9.14; param 5.7): this
+//! The signing screen's endpoints (vendor 9.1-9.5, 9.7-9.12, 9.14-9.19; param 5.7, 5.8): this
 //! adapter reads the pages' options into `signpad` types and answers in the vendor's shapes.
 //! Without a screen (`signpad.backend = "none"`) they answer "2" and say so.
 
@@ -9,6 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{json, Map, Value};
+use signpad::browser::Browser;
 use signpad::panel::{Icon, PanelButton, PanelOptions};
 use signpad::window::{ButtonKind, ButtonSpec, SignOptions, Tip};
 use signpad::{Pad, Rect};
@@ -19,6 +20,52 @@ use crate::common::{Images, Work, B64, DECODED_BYTES_PER_PIXEL};
 pub struct Sign {
     pub pad: Option<Pad>,
     pub images: Arc<Images>,
+    /// The kiosk browser for `sign=browser`; None when none is configured.
+    pub browser: Option<Arc<Browser>>,
+}
+
+/// The kiosk browser of the configuration: `browser_command`, or cog on a DRM screen.
+pub fn browser(
+    cfg: &crate::config::SignpadSection,
+    pad: &Pad,
+    state_dir: &std::path::Path,
+) -> Option<Arc<Browser>> {
+    let command = match cfg.browser_command.trim() {
+        "" if pad.describe().starts_with("DRM") => "cog --platform=drm {url}".to_string(),
+        "" => return None,
+        c => c.to_string(),
+    };
+    let words = signpad::browser::split_command(&command);
+    if words.is_empty() {
+        return None;
+    }
+    Some(Browser::new(words, state_dir.join("browser"), pad.clone()))
+}
+
+/// A page's address for the kiosk browser: http or https only (no file:, javascript: or data:
+/// pages on the device's own screen), at most 4096 bytes, no control characters.
+fn page_url(s: Option<String>) -> Result<String, ApiError> {
+    let url = s.map(|u| u.trim().to_string()).unwrap_or_default();
+    if url.is_empty() {
+        return Err(ApiError::missing("url"));
+    }
+    let lower = url.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    if url.len() > 4096
+        || url.chars().any(|c| c.is_control() || c.is_whitespace())
+        || host.is_none_or(|h| h.is_empty())
+    {
+        return Err(bad(
+            "url",
+            "只能显示 http:// 或 https:// 网页".into(),
+            "only http:// and https:// pages can be shown (at most 4096 characters, no spaces)"
+                .into(),
+        ));
+    }
+    Ok(url)
 }
 
 fn no_screen() -> ApiError {
@@ -361,6 +408,33 @@ impl Sign {
         Ok(Reply::ok())
     }
 
+    fn show_browser(&self, req: ApiRequest) -> Result<Reply, ApiError> {
+        let pad = self.pad()?;
+        let f = req.fields();
+        let url = page_url(f.str("url"))?;
+        let mouse = f.bool_or("enable_sign_screen_mouse", true)?;
+        let browser = self.browser.as_ref().ok_or_else(|| {
+            ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    "没有配置网页浏览器（signpad.browser_command）",
+                    "no kiosk browser configured (signpad.browser_command)",
+                ),
+            )
+        })?;
+        pad.set_pen_shared(mouse);
+        browser.open(&url).map_err(|e| {
+            ApiError::with(
+                ErrorKind::DeviceUnavailable,
+                Text::new(
+                    format!("网页浏览器未能启动：{e}"),
+                    format!("the kiosk browser did not start: {e}"),
+                ),
+            )
+        })?;
+        Ok(Reply::ok())
+    }
+
     fn pad(&self) -> Result<&Pad, ApiError> {
         self.pad.as_ref().ok_or_else(no_screen)
     }
@@ -559,6 +633,14 @@ pub fn register(
     on(table, "sign", "getfloatingbuttongroupresult", &s, |c, _| {
         result_reply(c.pad()?.floating_pressed())
     });
+    on(table, "sign", "browser", &s, Sign::show_browser);
+    on(table, "sign", "closebrowser", &s, |c, _| {
+        c.pad()?;
+        if let Some(b) = &c.browser {
+            b.close();
+        }
+        Ok(Reply::ok())
+    });
     on(table, "sign", "showadvertisingplayer", &s, Sign::show_ads);
     on(table, "sign", "closeadvertisingplayer", &s, |c, _| {
         c.pad()?.close_slides();
@@ -575,6 +657,21 @@ pub fn register(
                 let mut rx = pad.frames();
                 rx.mark_changed();
                 Ok(Reply::Http(api::mjpeg::response(frames(rx), shutdown)))
+            }
+        }),
+    );
+    let c = s.clone();
+    params.on_set_key(
+        "enable_sign_screen_mouse",
+        handler(move |req| {
+            let c = c.clone();
+            async move {
+                let on = req
+                    .fields()
+                    .bool("enable_sign_screen_mouse")?
+                    .ok_or_else(|| ApiError::missing("enable_sign_screen_mouse"))?;
+                c.pad()?.set_pen_shared(on);
+                Ok(Reply::ok())
             }
         }),
     );
@@ -597,6 +694,32 @@ pub fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_urls() {
+        for ok in [
+            "http://192.168.7.2:8080/a?b=1",
+            "HTTPS://example.test",
+            "https://x/#y",
+        ] {
+            assert_eq!(page_url(Some(ok.into())).unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "http://",
+            "http:///x",
+            "http://a b",
+            "ftp://x",
+            "-http://x",
+        ] {
+            assert!(page_url(Some(bad.into())).is_err(), "{bad}");
+        }
+        assert!(page_url(None).is_err());
+        assert!(page_url(Some(format!("http://x/{}", "a".repeat(5000)))).is_err());
+    }
 
     #[test]
     fn lengths() {

@@ -46,10 +46,12 @@ pub struct DrmScreen {
     path: String,
     size: (u32, u32),
     hz: u32,
-    state: Mutex<State>,
+    /// None while another program drives the display ([`Screen::release`]).
+    state: Mutex<Option<State>>,
 }
 
-fn open_card(path: &str) -> Result<State, String> {
+/// Open the card and set a mode: the preferred one, or with `want` the first of that size.
+fn open_card(path: &str, want: Option<(u16, u16)>) -> Result<State, String> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -65,11 +67,23 @@ fn open_card(path: &str) -> Result<State, String> {
         .filter_map(|c| card.get_connector(*c, true).ok())
         .find(|i| i.state() == connector::State::Connected && !i.modes().is_empty())
         .ok_or_else(|| format!("{path}: no connected display"))?;
-    let mode = *conn
-        .modes()
-        .iter()
-        .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
-        .unwrap_or(&conn.modes()[0]);
+    let mode = match want {
+        None => *conn
+            .modes()
+            .iter()
+            .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+            .unwrap_or(&conn.modes()[0]),
+        Some(size) => *conn
+            .modes()
+            .iter()
+            .find(|m| m.size() == size)
+            .ok_or_else(|| {
+                format!(
+                    "{path}: the display no longer offers {}x{}; restart the daemon to adopt its new size",
+                    size.0, size.1
+                )
+            })?,
+    };
     let enc = conn
         .current_encoder()
         .or_else(|| conn.encoders().first().copied())
@@ -154,7 +168,7 @@ impl DrmScreen {
         };
         let mut errors = Vec::new();
         for p in candidates {
-            match open_card(&p) {
+            match open_card(&p, None) {
                 Ok(st) => {
                     let (w, h) = st.mode.size();
                     let hz = st.mode.vrefresh().clamp(1, 240);
@@ -162,7 +176,7 @@ impl DrmScreen {
                         path: p,
                         size: (w as u32, h as u32),
                         hz,
-                        state: Mutex::new(st),
+                        state: Mutex::new(Some(st)),
                     });
                 }
                 Err(e) => errors.push(e),
@@ -177,7 +191,11 @@ impl DrmScreen {
 
     /// Page flips shown so far.
     pub fn flips(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).flips
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |s| s.flips)
     }
 }
 
@@ -191,13 +209,16 @@ impl Screen for DrmScreen {
     }
 
     fn present(&self, frame: &RgbImage, damage: Rect) -> Result<(), String> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(st) = guard.as_mut() else {
+            return Ok(());
+        };
         let (w, h) = self.size;
         let area = Rect::new(0, 0, w, h);
         let region = damage.union(&st.prev).intersect(&area);
         st.prev = damage.intersect(&area);
         let back = 1 - st.front;
-        let State { card, bufs, .. } = &mut *st;
+        let State { card, bufs, .. } = st;
         let (db, fb) = &mut bufs[back];
         let fb = *fb;
         let pitch = db.pitch() as usize;
@@ -239,8 +260,16 @@ impl Screen for DrmScreen {
 
     fn reset(&self) -> Result<(), String> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = open_card(&self.path)?;
-        *st = fresh;
+        // Close first: a second open of the card would not become its master.
+        *st = None;
+        let fresh = open_card(&self.path, Some((self.size.0 as u16, self.size.1 as u16)))?;
+        *st = Some(fresh);
+        Ok(())
+    }
+
+    fn release(&self) -> Result<(), String> {
+        // Closing the card frees the buffers and gives up DRM master.
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! over the idle screen ([`pad::Pad`]), signature ink with pressure and speed dependent width
 //! ([`ink`]) and the sign window ([`window`]).
 
+pub mod browser;
 pub mod drm_screen;
 pub mod evdev_pen;
 pub mod geometry;

@@ -7,6 +7,7 @@
 //! `sign=get`). A new `sign=start` replaces the window and task shown before.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -104,28 +105,7 @@ pub const FADE: Duration = Duration::from_millis(600);
 impl Slides {
     /// Fit each picture into the screen (letterboxed on black).
     pub fn new(pics: &[RgbImage], screen: (u32, u32), period: Duration) -> Slides {
-        let fitted = pics
-            .iter()
-            .map(|p| {
-                let (w, h) = screen;
-                let k =
-                    (w as f32 / p.width().max(1) as f32).min(h as f32 / p.height().max(1) as f32);
-                let (pw, ph) = (
-                    ((p.width() as f32 * k).round() as u32).clamp(1, w),
-                    ((p.height() as f32 * k).round() as u32).clamp(1, h),
-                );
-                let scaled =
-                    image::imageops::resize(p, pw, ph, image::imageops::FilterType::Triangle);
-                let mut out = RgbImage::new(w, h);
-                image::imageops::replace(
-                    &mut out,
-                    &scaled,
-                    ((w - pw) / 2) as i64,
-                    ((h - ph) / 2) as i64,
-                );
-                out
-            })
-            .collect();
+        let fitted = pics.iter().map(|p| fit(p, screen)).collect();
         Slides {
             pics: fitted,
             period: period.max(Duration::from_secs(1)),
@@ -177,6 +157,9 @@ struct State {
     /// Screen rectangle to redraw.
     dirty: Rect,
     stop: bool,
+    /// While another program (the kiosk browser) drives the display: what `sign=stream` shows
+    /// instead; pen samples are not ours then.
+    handed_over: Option<RgbImage>,
 }
 
 struct Inner {
@@ -190,6 +173,8 @@ struct Inner {
     wake: Condvar,
     jpeg: watch::Sender<Option<Bytes>>,
     size: (u32, u32),
+    /// The pen shared as a pointer (`enable_sign_screen_mouse`): not grabbed by the pen reader.
+    pen_shared: Arc<AtomicBool>,
 }
 
 /// The signing screen.
@@ -203,27 +188,69 @@ const PEN_QUEUE: usize = 4096;
 /// Frame rate of `sign=stream`.
 pub const STREAM_FPS: u32 = 15;
 
+/// The idle screen: `title`'s lines (the device's name and address) centred.
 fn idle_screen(w: u32, h: u32, font: Option<&FontArc>, title: &str) -> RgbImage {
     let mut img = RgbImage::from_pixel(w, h, Rgb([0xee, 0xf1, 0xf5]));
     if let Some(f) = font {
-        let size = (h as f32 / 14.0).clamp(16.0, 72.0);
-        let tw = text_width(f, title, size);
-        text(
-            &mut img,
-            f,
-            title,
-            size,
-            ((w as f32 - tw) / 2.0, h as f32 / 2.0 - size),
-            [0x4b, 0x55, 0x63],
-        );
+        let mut size = (h as f32 / 14.0).clamp(16.0, 72.0);
+        let mut y = h as f32 / 2.0 - size;
+        for (i, line) in title.lines().enumerate() {
+            let tw = text_width(f, line, size);
+            let color = if i == 0 {
+                [0x4b, 0x55, 0x63]
+            } else {
+                [0x6b, 0x72, 0x80]
+            };
+            text(
+                &mut img,
+                f,
+                line,
+                size,
+                (((w as f32 - tw) / 2.0).max(4.0), y),
+                color,
+            );
+            y += size * 1.5;
+            size = (size * 0.5).max(14.0);
+        }
     }
     img
+}
+
+/// A picture fitted into `screen` (aspect kept, centred on black bars).
+pub fn fit(p: &RgbImage, screen: (u32, u32)) -> RgbImage {
+    let (w, h) = screen;
+    let k = (w as f32 / p.width().max(1) as f32).min(h as f32 / p.height().max(1) as f32);
+    let (pw, ph) = (
+        ((p.width() as f32 * k).round() as u32).clamp(1, w),
+        ((p.height() as f32 * k).round() as u32).clamp(1, h),
+    );
+    let scaled = image::imageops::resize(p, pw, ph, image::imageops::FilterType::Triangle);
+    let mut out = RgbImage::new(w, h);
+    image::imageops::replace(
+        &mut out,
+        &scaled,
+        ((w - pw) / 2) as i64,
+        ((h - ph) / 2) as i64,
+    );
+    out
 }
 
 impl Pad {
     /// Start the compositor on `screen`; the idle screen shows `title`.
     pub fn start(screen: Box<dyn Screen>, font: Option<FontArc>, title: &str) -> Pad {
+        let (w, h) = screen.size();
+        let idle = idle_screen(w, h, font.as_ref(), title);
+        Pad::start_with_idle(screen, font, idle)
+    }
+
+    /// Start the compositor with an idle screen of the screen's size (see [`fit`]).
+    pub fn start_with_idle(screen: Box<dyn Screen>, font: Option<FontArc>, idle: RgbImage) -> Pad {
         let size = screen.size();
+        let idle = if idle.dimensions() == size {
+            idle
+        } else {
+            fit(&idle, size)
+        };
         let (jpeg, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             listener: Mutex::new(None),
@@ -243,12 +270,13 @@ impl Pad {
                 pen_down: false,
                 dirty: Rect::new(0, 0, size.0, size.1),
                 stop: false,
+                handed_over: None,
             }),
             wake: Condvar::new(),
             jpeg,
             size,
+            pen_shared: Arc::new(AtomicBool::new(false)),
         });
-        let idle = idle_screen(size.0, size.1, inner.font.as_ref(), title);
         let i = inner.clone();
         thread::Builder::new()
             .name("signpad".into())
@@ -260,6 +288,83 @@ impl Pad {
 
     pub fn size(&self) -> (u32, u32) {
         self.inner.size
+    }
+
+    /// The flag the pen reader watches: set = the pen is shared as a pointer, not grabbed.
+    pub fn pen_shared(&self) -> Arc<AtomicBool> {
+        self.inner.pen_shared.clone()
+    }
+
+    /// `enable_sign_screen_mouse` (vendor 5.8): share the pen with other readers as a pointer.
+    pub fn set_pen_shared(&self, on: bool) {
+        self.inner.pen_shared.store(on, Ordering::Relaxed);
+        tracing::info!(shared = on, "signing screen: pen pointer");
+    }
+
+    pub fn is_pen_shared(&self) -> bool {
+        self.inner.pen_shared.load(Ordering::Relaxed)
+    }
+
+    /// Hand the display to another program (the kiosk browser, vendor 9.4): the screen device is
+    /// closed, windows stay as they are but get no pen; `sign=stream` shows `notice`.
+    pub fn hand_over(&self, notice: &str) -> Result<(), PadError> {
+        let (w, h) = self.inner.size;
+        let mut img = RgbImage::from_pixel(w, h, Rgb([0x1f, 0x29, 0x37]));
+        if let Some(f) = self.inner.font.as_ref() {
+            let size = (h as f32 / 24.0).clamp(14.0, 40.0);
+            let mut y = h as f32 / 2.0 - size * 2.0;
+            for line in notice.lines() {
+                let tw = text_width(f, line, size);
+                text(
+                    &mut img,
+                    f,
+                    line,
+                    size,
+                    (((w as f32 - tw) / 2.0).max(8.0), y),
+                    [0xe5, 0xe7, 0xeb],
+                );
+                y += size * 1.6;
+            }
+        }
+        let mut st = self.lock();
+        st.handed_over = Some(img);
+        st.dirty = Rect::new(0, 0, w, h);
+        st.pen.clear();
+        st.pen_down = false;
+        st.owner = Owner::None;
+        drop(st);
+        // The last present waits for the lock above, then the device is closed.
+        self.inner.screen.release().map_err(PadError::Screen)?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Take the display back (the browser closed or died): open it again and redraw everything.
+    pub fn take_back(&self) -> Result<(), PadError> {
+        if !self.is_handed_over() {
+            return Ok(());
+        }
+        // The other program's last descriptor of the device may close a moment after it ended.
+        let mut r = self.inner.screen.reset().map_err(PadError::Screen);
+        for _ in 0..30 {
+            if r.is_ok() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+            r = self.inner.screen.reset().map_err(PadError::Screen);
+        }
+        let mut st = self.lock();
+        st.handed_over = None;
+        st.dirty = Rect::new(0, 0, self.inner.size.0, self.inner.size.1);
+        st.pen.clear();
+        st.pen_down = false;
+        drop(st);
+        self.inner.wake.notify_one();
+        r
+    }
+
+    pub fn is_handed_over(&self) -> bool {
+        self.lock().handed_over.is_some()
     }
 
     pub fn describe(&self) -> String {
@@ -372,7 +477,10 @@ impl Pad {
 
     /// `sign=reset_sign_device` (vendor 9.12): open the screen again and redraw it all.
     pub fn reset_device(&self) -> Result<(), PadError> {
-        self.inner.screen.reset().map_err(PadError::Screen)?;
+        // While the browser drives the display it is not ours to open.
+        if !self.is_handed_over() {
+            self.inner.screen.reset().map_err(PadError::Screen)?;
+        }
         let mut st = self.lock();
         st.dirty = Rect::new(0, 0, self.inner.size.0, self.inner.size.1);
         st.pen_down = false;
@@ -529,6 +637,14 @@ impl Pad {
 /// Compose `damage` of the screen: the idle screen or the ad player's picture, the evaluator, the
 /// floating buttons, the sign window over them at its opacity.
 fn compose(frame: &mut RgbImage, idle: &RgbImage, st: &State, now: Instant, damage: Rect) {
+    if let Some(notice) = &st.handed_over {
+        for y in damage.y..damage.bottom() {
+            for x in damage.x..damage.right() {
+                frame.put_pixel(x as u32, y as u32, *notice.get_pixel(x as u32, y as u32));
+            }
+        }
+        return;
+    }
     let slide = st.slides.as_ref().map(|sl| (sl, sl.at(now)));
     for y in damage.y..damage.bottom() {
         for x in damage.x..damage.right() {
@@ -592,6 +708,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.stop || Arc::strong_count(&inner) == 1 {
             return;
+        }
+        if st.handed_over.is_some() {
+            st.pen.clear();
         }
         // Pen samples: into the window, button presses into task changes.
         while let Some(s) = st.pen.pop_front() {

@@ -12,8 +12,13 @@ pub trait Screen: Send + Sync {
     fn refresh_hz(&self) -> u32;
     /// Show `frame` (the whole screen); only `damage` changed since the last call.
     fn present(&self, frame: &RgbImage, damage: Rect) -> Result<(), String>;
-    /// Open the device again (vendor `sign=reset_sign_device`).
+    /// Open the device again (vendor `sign=reset_sign_device`; after [`Screen::release`]).
     fn reset(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Let another program drive the display (the kiosk browser): close the device; presents
+    /// do nothing until [`Screen::reset`].
+    fn release(&self) -> Result<(), String> {
         Ok(())
     }
     /// "virtual 1280x800" ...
