@@ -1,4 +1,4 @@
-"""The signing screen (vendor 9.1-9.3, 9.7, 9.11, 9.12, 9.14; param 5.7) on the virtual screen
+"""The signing screen (vendor 9.1-9.5, 9.7-9.12, 9.14-9.19; param 5.7, 5.8) on the virtual screen
 with the simulated pen: the pen socket (its path is in `diag=status`) takes `down X Y [P] [T]`,
 `move ...`, `up` in screen pixels and answers `ok` to each. Strokes drawn at known points must
 land in the signature PNG at the mapped window position (within 1 px)."""
@@ -261,10 +261,12 @@ def test_without_a_screen(daemon):
                "/sign=reset_sign_device", "/sign=showevaluator", "/sign=closeevaluator",
                "/sign=getevaluatorresult", "/sign=showefloatingbuttongroup",
                "/sign=closefloatingbuttongroup", "/sign=getfloatingbuttongroupresult",
-               "/sign=showadvertisingplayer", "/sign=closeadvertisingplayer"):
+               "/sign=showadvertisingplayer", "/sign=closeadvertisingplayer", "/sign=closebrowser"):
         r = d.api(ep)
         assert r["code"] == "2" and "signpad" in r["message"], (ep, r)
     assert d.api("/param=get", {"type": "screen_pos"})["code"] == "2"
+    assert d.api("/param=set", {"enable_sign_screen_mouse": "1"})["code"] == "2"
+    assert d.api("/sign=browser", {"url": "http://127.0.0.1/"})["code"] == "2"
     r = d.get("/sign=stream")
     assert r.json()["code"] == "2"
 
@@ -434,3 +436,172 @@ def test_panels_bad_input(rig, endpoint, body, code):
     d, _, _ = rig
     r = d.api(endpoint, body)
     assert r["code"] == code and r["message"], r
+
+
+# ---- 9.4 / 9.5 the kiosk browser, 5.8 the pen as a pointer ---------------------------------------
+
+FAKE_BROWSER = __import__("pathlib").Path(__file__).with_name("fake_browser.py")
+
+
+@pytest.fixture(scope="module")
+def browser_rig(module_daemon, tmp_path_factory):
+    """The virtual screen with a stand-in browser program (the real one, cog on DRM, runs in
+    the QEMU rig): it records its arguments and stays until signalled."""
+    import json
+    import sys
+    record = tmp_path_factory.mktemp("browser") / "started.jsonl"
+    cmd = f'{sys.executable} "{FAKE_BROWSER}" "{record}" {{url}} {{width}} {{height}}'
+    d = module_daemon({"signpad": {"width": 640, "height": 400, "browser_command": cmd}}, args=["--sim"])
+    pen = Pen(pen_socket(d))
+
+    def starts():
+        if not record.exists():
+            return []
+        return [json.loads(line) for line in record.read_text().splitlines()]
+    yield d, pen, starts
+    pen.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def signpad_state(d):
+    return d.api("/diag=status")["signpad_state"]
+
+
+def bright(img) -> float:
+    from PIL import ImageStat
+    return ImageStat.Stat(img.convert("L")).mean[0]
+
+
+def wait_until(cond, timeout=10.0, what=""):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not reached: {what}")
+
+
+def test_browser_takes_the_screen_and_gives_it_back(browser_rig):
+    d, pen, starts = browser_rig
+    idle = bright(read_stream_frame(d.port))
+    n = len(starts())
+    r = d.api("/sign=browser", {"url": "http://192.168.7.2:8080/form?x=1"})
+    assert r["code"] == "0", r
+    s = starts()[n]
+    assert (s["url"], s["width"], s["height"]) == ("http://192.168.7.2:8080/form?x=1", "640", "400")
+    assert s["pgid"] == s["pid"], "the browser runs in its own process group"
+    assert s["home"].endswith("browser") and s["runtime_dir"].endswith("run")
+    assert alive(s["pid"])
+    # enable_sign_screen_mouse defaults to "1": the pen is shared as a pointer
+    assert signpad_state(d) == {"handed_over": True, "pen_shared": True}
+    # the stream cannot show another program's picture: it shows a dark notice instead
+    assert bright(read_stream_frame(d.port)) < idle - 60
+    assert d.api("/sign=closebrowser")["code"] == "0"
+    wait_until(lambda: not alive(s["pid"]), 5, "browser ended")
+    assert signpad_state(d)["handed_over"] is False
+    assert abs(bright(read_stream_frame(d.port)) - idle) < 5
+    assert d.api("/sign=closebrowser")["code"] == "0", "closing twice is harmless"
+
+
+def test_browser_that_ends_by_itself_returns_the_screen(browser_rig):
+    d, _, starts = browser_rig
+    n = len(starts())
+    r = d.api("/sign=browser", {"url": "http://127.0.0.1/page#exit-after=1.8",
+                                "enable_sign_screen_mouse": "0"})
+    assert r["code"] == "0", r
+    assert signpad_state(d) == {"handed_over": True, "pen_shared": False}
+    pid = starts()[n]["pid"]
+    wait_until(lambda: not signpad_state(d)["handed_over"], 10, "screen taken back")
+    assert not alive(pid)
+
+
+def test_browser_that_cannot_start(browser_rig):
+    d, _, _ = browser_rig
+    r = d.api("/sign=browser", {"url": "http://127.0.0.1/#exit-now"})
+    assert r["code"] == "2" and "ended at once" in r["message"], r
+    assert signpad_state(d)["handed_over"] is False
+
+
+def test_a_second_page_replaces_the_first(browser_rig):
+    d, _, starts = browser_rig
+    n = len(starts())
+    assert d.api("/sign=browser", {"url": "http://127.0.0.1/one"})["code"] == "0"
+    assert d.api("/sign=browser", {"url": "http://127.0.0.1/two"})["code"] == "0"
+    one, two = starts()[n:n + 2]
+    wait_until(lambda: not alive(one["pid"]), 5, "first browser ended")
+    assert alive(two["pid"])
+    assert d.api("/sign=closebrowser")["code"] == "0"
+    wait_until(lambda: not alive(two["pid"]), 5, "second browser ended")
+
+
+def test_browser_ignoring_sigterm_is_killed(browser_rig):
+    d, _, starts = browser_rig
+    n = len(starts())
+    assert d.api("/sign=browser", {"url": "http://127.0.0.1/#ignore-term"})["code"] == "0"
+    pid = starts()[n]["pid"]
+    t = time.time()
+    assert d.api("/sign=closebrowser")["code"] == "0"
+    assert not alive(pid) and time.time() - t < 8
+    assert signpad_state(d)["handed_over"] is False
+
+
+def test_pen_is_not_ours_while_the_browser_shows(browser_rig):
+    d, pen, _ = browser_rig
+    win = (20, 20, 600, 360)
+    start(d, win)
+    assert d.api("/sign=browser", {"url": "http://127.0.0.1/x"})["code"] == "0"
+    pen.stroke([(100, 100), (200, 150), (300, 120)])
+    assert d.api("/sign=closebrowser")["code"] == "0"
+    # nothing was inked: the confirm button is ignored with an empty window
+    pen.tap(*ok_button(win))
+    time.sleep(0.3)
+    assert d.api("/sign=status")["status"] == "1"
+    d.api("/sign=stop")
+
+
+@pytest.mark.parametrize("url", ["", "file:///etc/passwd", "javascript:alert(1)", "data:text/html,x",
+                                 "http://", "http://a b/", "ftp://x/"])
+def test_browser_refuses_other_addresses(browser_rig, url):
+    d, _, _ = browser_rig
+    body = {"url": url} if url else {}
+    r = d.api("/sign=browser", body)
+    assert r["code"] == "4" and r["message"], r
+    assert signpad_state(d)["handed_over"] is False
+
+
+def test_pen_pointer_setting(browser_rig):
+    """param=set enable_sign_screen_mouse (5.8): the pen shared as a pointer, or held; grab and
+    release on a real evdev pen are checked in the QEMU rig."""
+    d, _, _ = browser_rig
+    for v, want in (("1", True), ("0", False), (1, True), ("false", False)):
+        r = d.api("/param=set", {"enable_sign_screen_mouse": v})
+        assert r["code"] == "0", r
+        assert signpad_state(d)["pen_shared"] is want
+    r = d.api("/param=set", {"enable_sign_screen_mouse": "maybe"})
+    assert r["code"] == "4", r
+
+
+def test_browser_without_a_program(rig):
+    """The simulated screen without signpad.browser_command: no browser, said so."""
+    d, _, _ = rig
+    r = d.api("/sign=browser", {"url": "http://127.0.0.1/"})
+    assert r["code"] == "2" and "browser_command" in r["message"], r
+
+
+def test_idle_picture(daemon, tmp_path):
+    pic = tmp_path / "idle.png"
+    Image.new("RGB", (64, 40), (200, 40, 160)).save(pic)
+    d = daemon({"signpad": {"width": 640, "height": 400, "idle_image": str(pic)}}, args=["--sim"])
+    img = read_stream_frame(d.port)
+    assert img.getpixel((320, 200)) == pytest.approx((200, 40, 160), abs=12)
+    # a missing picture is no reason not to start: the device's name instead
+    d2 = daemon({"signpad": {"width": 640, "height": 400, "idle_image": str(tmp_path / "none.png")}},
+                args=["--sim"])
+    assert sum(read_stream_frame(d2.port).getpixel((5, 5))) > 600

@@ -568,7 +568,9 @@ ENDPOINTS: list[Endpoint] = [
         description="Chosen by type (set_cache_data, clean_cache_data), else by the first setting present, in "
                     "this order: resolution (reply: resolution \"WxH\" applied), preview_resolution (reply: "
                     "preview_resolution, aspect kept), video_type, framerate (clamped to 1-60), "
-                    "enable_sign_screen_mouse and cutpage (both answer \"9\" on this firmware).",
+                    "enable_sign_screen_mouse (\"1\": the signing screen's pen is shared with the kiosk browser as a "
+                    "pointer, \"0\": held by the device's own windows; \"2\" without a signing screen) and cutpage "
+                    "(\"9\" on this firmware).",
         request={"type": text(enum=["set_cache_data", "clean_cache_data"]), "key": text(), "value": text(),
                  "camidx": CAMIDX,
                  "resolution": obj({"width": number(), "height": number()}),
@@ -728,9 +730,16 @@ ENDPOINTS: list[Endpoint] = [
     sign("reset_status", "Reset the signing state", vendor="9.14", built=True,
          description="A confirmed signature is forgotten (state 0); a window being signed is cleared."),
     sign("reset_sign_device", "Reset the signing screen", vendor="9.12", built=True),
-    sign("browser", "Show a web page on the signing screen", vendor="9.4",
+    sign("browser", "Show a web page on the signing screen", vendor="9.4", built=True,
+         description="The display is handed to the kiosk browser (signpad.browser_command; cog with its DRM "
+                     "platform on the device) showing url, http:// or https:// only (others \"4\"); "
+                     "enable_sign_screen_mouse as param=set 5.8. A new page replaces the one shown; the "
+                     "display comes back when the page is closed or the browser ends. \"2\" when no browser "
+                     "is configured or it ends at once. Windows stay open underneath but get no pen meanwhile.",
          request={"url": text(), "enable_sign_screen_mouse": flag(default="1")}),
-    sign("closebrowser", "Close the web page", vendor="9.5"),
+    sign("closebrowser", "Close the web page", vendor="9.5", built=True,
+         description="Ends the browser (SIGTERM, SIGKILL after 3 s) and redraws the device's own screen; "
+                     "nothing shown: nothing to do."),
     sign("showevaluator", "Show the evaluation window", vendor="9.8", built=True,
          description="Defaults as the vendor's: (340, 280) 600x240, the tip 请您对我们的服务进行评价 and four "
                      "buttons 非常满意/基本满意/一般/不满意 with face icons 0-3; icon is \"0\"-\"3\" (built-in faces), "
