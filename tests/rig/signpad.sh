@@ -10,5 +10,5 @@ REPO=$(cd "$RIG/../.." && pwd)
 BIN=${CAMERASERVICED_BIN:-$REPO/target/debug/cameraserviced}
 [ -x "$BIN" ] || { echo "signpad: daemon not built: $BIN" >&2; exit 2; }
 "$RIG/prepare.sh" >/dev/null || { echo "FAIL rig.prepare"; echo "0 passed, 1 failed"; exit 1; }
-exec "$RIG/run-in-vm.sh" --modules uinput,evdev,vkms --timeout "${RIG_SIGNPAD_TIMEOUT:-300}" \
+exec "$RIG/run-in-vm.sh" --modules uinput,evdev,vkms --mem 2048 --timeout "${RIG_SIGNPAD_TIMEOUT:-600}" \
   --cwd "$REPO" -- /usr/bin/python3 tests/rig/guest/signpad.py "$BIN"

@@ -8,21 +8,29 @@ sign=stream shows it; strokes drawn with the uinput pen at known digitiser point
 signature PNG within 1 px of the mapped position, at rotation 0 and with the digitiser turned
 90 degrees; the confirm button pressed with the pen ends the task; the pen is grabbed (another
 reader of its node sees nothing while the daemon holds it); the pen unplugged and plugged again
-keeps working. Prints the time from pen events to the signature state (emulated CPU: a bound, not
-a measurement of the board).
+keeps working. A four-corner calibration file describing the same 90-degree turn maps as well.
+What the display scans out is read back from the kernel (GETFB + map): the idle screen and a sign
+window on the glass; `sign=browser` hands the display to cog (its DRM platform) whose page shows
+on the glass, the pen is shared as a pointer (enable_sign_screen_mouse) and grabbed again, the
+display comes back after `sign=closebrowser` and after the browser is killed. Prints the time from
+pen events to the signature state (emulated CPU: a bound, not a measurement of the board).
 
 usage: signpad.py DAEMON_BIN
 """
 
 import base64
 import os
+import shutil
+import signal
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 import zlib
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+HELPERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers")
+sys.path.insert(0, HELPERS)
 from rigcheck import call, check, daemon, finish  # noqa: E402
 from uinput_pen import Pen  # noqa: E402
 
@@ -87,20 +95,43 @@ def wait_status(want, timeout=20):
     return False
 
 
-def run(binary, rotation):
+def calibration_file(tmp, rotation):
+    """Four targets 10% in from the corners of a 1024x768 screen and where the digitiser turned
+    `rotation` degrees reports them (what a calibration tool would have written)."""
+    path = os.path.join(tmp, "pen-calibration.txt")
+    screen = (1024, 768)
+    with open(path, "w") as f:
+        f.write("# screen_x screen_y raw_x raw_y\n")
+        for sx, sy in ((102, 77), (921, 77), (921, 691), (102, 691)):
+            rx, ry = to_digitiser(sx, sy, screen, rotation)
+            f.write(f"{sx} {sy} {rx} {ry}\n")
+    return path
+
+
+def run(binary, rotation, calibrated=False):
+    """Geometry, buttons, grab and replug with the digitiser turned `rotation` degrees, told to
+    the daemon by pen_rotation or (calibrated) by a four-corner calibration file."""
     tmp = tempfile.mkdtemp()
-    cfg = ('[signpad]\nbackend = "drm"\npen = "rig-pen"\npen_rotation = %d\n' % rotation)
+    if calibrated:
+        cfg = ('[signpad]\nbackend = "drm"\npen = "rig-pen"\npen_calibration_file = "%s"\n'
+               % calibration_file(tmp, rotation))
+    else:
+        cfg = ('[signpad]\nbackend = "drm"\npen = "rig-pen"\npen_rotation = %d\n' % rotation)
+    tag = f"cal{rotation}" if calibrated else f"rot{rotation}"
     pen = Pen("rig-pen", MAX, MAX, 4095, 100, True, 0x1209, 0x7001)
     with daemon(binary, tmp, cfg):
+        if calibrated:
+            sp = [c for c in call("/diag=status").get("classes", []) if c["class"] == "signpad"]
+            check(f"{tag}.calibration-file-read", bool(sp) and "four-corner" in sp[0]["detail"], sp)
         st = call("/diag=status")
         sp = [c for c in st.get("classes", []) if c["class"] == "signpad"]
-        check(f"rot{rotation}.drm-backend", bool(sp) and sp[0]["backend"] == "drm" and "DRM" in sp[0]["detail"], sp)
+        check(f"{tag}.drm-backend", bool(sp) and sp[0]["backend"] == "drm" and "DRM" in sp[0]["detail"], sp)
         pos = call("/param=get", {"type": "screen_pos"})
         screen = (int(pos["pos"]["width"]), int(pos["pos"]["height"]))
-        check(f"rot{rotation}.screen-size", screen[0] >= 640 and screen[1] >= 480, pos)
+        check(f"{tag}.screen-size", screen[0] >= 640 and screen[1] >= 480, pos)
         win = (50, 40, screen[0] - 100, screen[1] - 80)
         r = call("/sign=start", {"pos": {"left": win[0], "top": win[1], "width": win[2], "height": win[3]}})
-        check(f"rot{rotation}.start", r.get("code") == "0", r)
+        check(f"{tag}.start", r.get("code") == "0", r)
         time.sleep(1.5)  # the daemon finds and grabs the pen (it looks every second)
         # Grabbed: our own descriptor of the node sees nothing of a report.
         fd = os.open(pen.node, os.O_RDONLY | os.O_NONBLOCK)
@@ -111,7 +142,7 @@ def run(binary, rotation):
         except BlockingIOError:
             got = b""
         os.close(fd)
-        check(f"rot{rotation}.pen-grabbed", got == b"", f"{len(got)} bytes read past the grab")
+        check(f"{tag}.pen-grabbed", got == b"", f"{len(got)} bytes read past the grab")
         # A horizontal stroke at known screen points.
         y = win[1] + 120
         x0, x1 = win[0] + 100, win[0] + 500
@@ -123,23 +154,23 @@ def run(binary, rotation):
         t0 = time.time()
         pen.stroke(c[0], c[1], c[0], c[1], 2, 3000, 0.01)
         done = wait_status("2")
-        check(f"rot{rotation}.confirmed-with-the-pen", done, call("/sign=status"))
-        print(f"INFO rot{rotation}: confirm tap to state 2: {(time.time() - t0) * 1000:.0f} ms (emulated CPU)")
+        check(f"{tag}.confirmed-with-the-pen", done, call("/sign=status"))
+        print(f"INFO {tag}: confirm tap to state 2: {(time.time() - t0) * 1000:.0f} ms (emulated CPU)")
         r = call("/sign=get")
-        check(f"rot{rotation}.get", r.get("code") == "0", {k: v for k, v in r.items() if k != "image"})
+        check(f"{tag}.get", r.get("code") == "0", {k: v for k, v in r.items() if k != "image"})
         if r.get("code") == "0":
             w, h, alpha = png_alpha(base64.b64decode(r["image"]))
-            check(f"rot{rotation}.png-size", (w, h) == (win[2], win[3]), (w, h))
+            check(f"{tag}.png-size", (w, h) == (win[2], win[3]), (w, h))
             wy = y - win[1]
             missing = [x for x in range(x0 - win[0] + 3, x1 - win[0] - 3, 5)
                        if max(alpha[wy + dy][x] for dy in (-1, 0, 1)) < 128]
-            check(f"rot{rotation}.stroke-within-1px", not missing, f"no ink near x={missing[:10]} y={wy}")
-            check(f"rot{rotation}.nothing-elsewhere", alpha[wy + 30][(x0 + x1) // 2 - win[0]] == 0)
+            check(f"{tag}.stroke-within-1px", not missing, f"no ink near x={missing[:10]} y={wy}")
+            check(f"{tag}.nothing-elsewhere", alpha[wy + 30][(x0 + x1) // 2 - win[0]] == 0)
         lat = call("/diag=status").get("signpad_latency_ms", {})
         period = 1000 / 60
-        check(f"rot{rotation}.latency-measured", lat.get("samples", 0) > 10, lat)
+        check(f"{tag}.latency-measured", lat.get("samples", 0) > 10, lat)
         if lat.get("samples"):
-            print(f"INFO rot{rotation}: ink latency, pen event to page flip: p50 {lat['p50']} ms, "
+            print(f"INFO {tag}: ink latency, pen event to page flip: p50 {lat['p50']} ms, "
                   f"p95 {lat['p95']} ms over {lat['samples']} presents = {lat['p95'] / period:.2f} refresh "
                   f"intervals at 60 Hz (emulated CPU, TCG)")
         # Unplug and plug the pen again: it keeps working.
@@ -150,7 +181,7 @@ def run(binary, rotation):
         call("/sign=start", {"pos": {"left": win[0], "top": win[1], "width": win[2], "height": win[3]}})
         pen.stroke(a[0], a[1], b[0], b[1], 20, 3000, 0.01)
         pen.stroke(c[0], c[1], c[0], c[1], 2, 3000, 0.01)
-        check(f"rot{rotation}.pen-replugged", wait_status("2"), call("/sign=status"))
+        check(f"{tag}.pen-replugged", wait_status("2"), call("/sign=status"))
         # The stream shows the screen (a JPEG of its size).
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", 38088, timeout=20)
@@ -161,8 +192,144 @@ def run(binary, rotation):
         while time.time() < end and b"\xff\xd9" not in buf:
             buf += resp.read1(65536)
         conn.close()
-        check(f"rot{rotation}.stream", b"\xff\xd8" in buf and b"\xff\xd9" in buf, len(buf))
+        check(f"{tag}.stream", b"\xff\xd8" in buf and b"\xff\xd9" in buf, len(buf))
     pen.close()
+
+
+IDLE = (0xEE, 0xF1, 0xF5)  # the idle screen's background
+PAGE = (0xFF, 0x00, 0xFF)  # the test page's background
+
+
+def scanout(x, y):
+    """The colour the display scans out at (x, y), read from the kernel; None when unreadable."""
+    r = subprocess.run([sys.executable, os.path.join(HELPERS, "drm_dumb.py"), "--card", "/dev/dri/card0",
+                        "--read-scanout", f"{x},{y}"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0 or "#" not in r.stdout:
+        return None
+    h = r.stdout.strip().rsplit("#", 1)[1]
+    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def near(c, want, tol=12):
+    return c is not None and all(abs(a - b) <= tol for a, b in zip(c, want))
+
+
+def wait_glass(x, y, want, timeout):
+    end = time.time() + timeout
+    c = None
+    while time.time() < end:
+        c = scanout(x, y)
+        if near(c, want):
+            return True, c
+        time.sleep(0.5)
+    return False, c
+
+
+_probe = [300]
+
+
+def pen_reaches_others(pen):
+    """Whether another reader of the pen's node sees a report (False while it is grabbed)."""
+    fd = os.open(pen.node, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _probe[0] += 7  # a new value each time: the input core drops reports that change nothing
+        pen.emit(3, 0, _probe[0])
+        pen.syn()
+        time.sleep(0.2)
+        try:
+            return len(os.read(fd, 4096)) > 0
+        except BlockingIOError:
+            return False
+    finally:
+        os.close(fd)
+
+
+def browser_pids():
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "cog":
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def run_glass_and_browser(binary):
+    """Our windows on the glass, the display handed to cog and taken back, the pen shared."""
+    tmp = tempfile.mkdtemp()
+    page_dir = os.path.join(tmp, "page")
+    os.makedirs(page_dir)
+    with open(os.path.join(page_dir, "index.html"), "w") as f:
+        f.write('<html><body style="background:#ff00ff;margin:0"><h1>page</h1></body></html>')
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "8099", "--bind", "127.0.0.1",
+                               "--directory", page_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cfg = '[signpad]\nbackend = "drm"\npen = "rig-pen"\n'
+    pen = Pen("rig-pen", MAX, MAX, 4095, 100, True, 0x1209, 0x7001)
+    try:
+        with daemon(binary, tmp, cfg):
+            time.sleep(1.5)  # the pen is found and grabbed
+            ok, c = wait_glass(5, 5, IDLE, 10)
+            check("glass.idle-screen", ok, c)
+            call("/sign=start", {"pos": {"left": 100, "top": 100, "width": 600, "height": 400},
+                                 "tip_message": {"content": "", "fontsize": "12"}})
+            ok, c = wait_glass(400, 250, (255, 255, 255), 10)
+            check("glass.sign-window", ok, c)
+            call("/sign=stop")
+            # enable_sign_screen_mouse: shared with other readers, then held again.
+            check("pointer.grabbed-by-default", not pen_reaches_others(pen))
+            check("pointer.enable", call("/param=set", {"enable_sign_screen_mouse": "1"}).get("code") == "0")
+            time.sleep(0.5)
+            check("pointer.shared", pen_reaches_others(pen))
+            check("pointer.disable", call("/param=set", {"enable_sign_screen_mouse": "0"}).get("code") == "0")
+            time.sleep(0.5)
+            check("pointer.grabbed-again", not pen_reaches_others(pen))
+            if not shutil.which("cog"):
+                check("browser.cog-installed", False, "cog not found (scripts/install-deps.sh installs it)")
+                return
+            t0 = time.time()
+            r = call("/sign=browser", {"url": "http://127.0.0.1:8099/"})
+            check("browser.started", r.get("code") == "0", r)
+            ok, c = wait_glass(512, 600, PAGE, 90)
+            check("browser.page-on-the-glass", ok, c)
+            print(f"INFO browser: cog's page on the glass {time.time() - t0:.1f} s after sign=browser "
+                  f"(emulated CPU)")
+            st = call("/diag=status").get("signpad_state", {})
+            check("browser.handed-over-pen-shared", st == {"handed_over": True, "pen_shared": True}, st)
+            check("browser.pen-reaches-the-browser", pen_reaches_others(pen))
+            pids = browser_pids()
+            check("browser.closebrowser", call("/sign=closebrowser").get("code") == "0")
+            ok, c = wait_glass(5, 5, IDLE, 15)
+            check("browser.display-taken-back", ok, c)
+            check("browser.cog-ended", pids and not any(p in browser_pids() for p in pids), (pids, browser_pids()))
+            # The pen works on our windows again.
+            call("/param=set", {"enable_sign_screen_mouse": "0"})
+            win = (50, 40, 924, 688)
+            call("/sign=start", {"pos": {"left": win[0], "top": win[1], "width": win[2], "height": win[3]}})
+            a = to_digitiser(200, 200, (1024, 768), 0)
+            b = to_digitiser(600, 200, (1024, 768), 0)
+            pen.stroke(a[0], a[1], b[0], b[1], 20, 3000, 0.01)
+            ok_btn = to_digitiser(win[0] + win[2] - MARGIN - BUTTON_W // 2, win[1] + win[3] - MARGIN - BUTTON_H // 2,
+                                  (1024, 768), 0)
+            pen.stroke(ok_btn[0], ok_btn[1], ok_btn[0], ok_btn[1], 2, 3000, 0.01)
+            check("browser.pen-ours-again", wait_status("2"), call("/sign=status"))
+            # The browser killed from outside: the display comes back by itself.
+            r = call("/sign=browser", {"url": "http://127.0.0.1:8099/", "enable_sign_screen_mouse": "0"})
+            check("browser.second-start", r.get("code") == "0", r)
+            ok, c = wait_glass(512, 600, PAGE, 90)
+            check("browser.second-page-on-the-glass", ok, c)
+            for p in browser_pids():
+                os.kill(p, signal.SIGKILL)
+            ok, c = wait_glass(5, 5, IDLE, 15)
+            check("browser.killed-display-taken-back", ok, c)
+            st = call("/diag=status").get("signpad_state", {})
+            check("browser.state-after-kill", st.get("handed_over") is False, st)
+    finally:
+        pen.close()
+        server.terminate()
+        server.wait(10)
 
 
 def main():
@@ -172,6 +339,8 @@ def main():
         return finish()
     for rotation in (0, 90):
         run(binary, rotation)
+    run(binary, 90, calibrated=True)
+    run_glass_and_browser(binary)
     return finish()
 
 

@@ -5,6 +5,10 @@
                                     its preferred mode; hold the mode 0.5 s
   drm_dumb.py --card /dev/dri/card0 --mode 1280x720 --hold 3
   drm_dumb.py --list                print connectors and their modes
+  drm_dumb.py --read-scanout X,Y    print the colour another program's framebuffer shows at
+                                    (X, Y) on the first CRTC: "scanout WxH fb N at X,Y #RRGGBB"
+                                    (root: GETFB hands out the buffer; it must be mappable,
+                                    as dumb and vkms's shmem buffers are)
 
 Steps (legacy KMS ioctls): GETRESOURCES, GETCONNECTOR, GETENCODER, CREATE_DUMB (32 bpp),
 MAP_DUMB + mmap, fill a test pattern and read it back through the mapping, ADDFB, SETCRTC,
@@ -32,6 +36,7 @@ GETCRTC = _iowr(0xA1, 104)
 SETCRTC = _iowr(0xA2, 104)
 GETENCODER = _iowr(0xA6, 20)
 GETCONNECTOR = _iowr(0xA7, 80)
+GETFB = _iowr(0xAD, 28)
 ADDFB = _iowr(0xAE, 28)
 RMFB = _iowr(0xAF, 4)
 CREATE_DUMB = _iowr(0xB2, 32)
@@ -115,6 +120,33 @@ def find_card(driver):
     return None
 
 
+def read_scanout(card, where):
+    x, y = (int(v) for v in where.split(","))
+    fd = os.open(card, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        crtcs, _, _ = resources(fd)
+        got = ioctl(fd, GETCRTC, struct.pack("=Q7I", 0, 0, crtcs[0], 0, 0, 0, 0, 0) + bytes(68))
+        fb_id = struct.unpack_from("=Q7I", got)[3]
+        if not fb_id:
+            print("drm_dumb: the CRTC scans out nothing", file=sys.stderr)
+            return 1
+        fb = ioctl(fd, GETFB, struct.pack("=7I", fb_id, 0, 0, 0, 0, 0, 0))
+        _, width, height, pitch, bpp, _, handle = struct.unpack("=7I", fb)
+        if not handle or bpp != 32:
+            print(f"drm_dumb: fb {fb_id}: no handle ({handle}) or not 32 bpp ({bpp})", file=sys.stderr)
+            return 1
+        m = ioctl(fd, MAP_DUMB, struct.pack("=IIQ", handle, 0, 0))
+        offset = struct.unpack_from("=Q", m, 8)[0]
+        size = pitch * height
+        buf = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ, offset=offset)
+        b, g, r = buf[y * pitch + x * 4:y * pitch + x * 4 + 3]
+        buf.close()
+        print(f"scanout {width}x{height} fb {fb_id} at {x},{y} #{r:02x}{g:02x}{b:02x}")
+        return 0
+    finally:
+        os.close(fd)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,7 +156,10 @@ def main():
     ap.add_argument("--mode", help="WIDTHxHEIGHT (default: the connector's preferred mode)")
     ap.add_argument("--hold", type=float, default=0.5, help="seconds to keep the mode (default 0.5)")
     ap.add_argument("--list", action="store_true", help="list connectors and modes, then exit")
+    ap.add_argument("--read-scanout", metavar="X,Y", help="read a pixel of what the display shows")
     args = ap.parse_args()
+    if args.read_scanout:
+        return read_scanout(args.card or find_card(args.driver), args.read_scanout)
 
     card = args.card or find_card(args.driver)
     if not card:
