@@ -24,6 +24,7 @@ if [ "$mode" != run ]; then
     rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
     shellcheck
     chromium   # tests/browser: the device's pages in headless chromium (driven by playwright-core)
+    cog        # tests/rig/signpad.sh: sign=browser's kiosk browser (WPE, DRM platform) on vkms
   )
 fi
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
