@@ -887,7 +887,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         if watching && now >= last_stream + Duration::from_secs(1) {
             stream_stale = true;
         }
-        if watching && stream_stale && now >= last_stream + stream_interval {
+        // Never encode while a change waits for its present: a frame sent after a window or a
+        // new watcher came shows everything done before.
+        if watching && stream_stale && st.dirty.is_empty() && now >= last_stream + stream_interval {
             drop(st);
             stream_stale = false;
             last_stream = now;
@@ -908,7 +910,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         if !st.dirty.is_empty() {
             wait = wait.min((last_present + interval).saturating_duration_since(now));
         }
-        if watching {
+        if watching && st.dirty.is_empty() {
             let due = if stream_stale {
                 last_stream + stream_interval
             } else {
