@@ -25,6 +25,7 @@ if [ "$mode" != run ]; then
     shellcheck
     chromium   # tests/browser: the device's pages in headless chromium (driven by playwright-core)
     cog        # tests/rig/signpad.sh: sign=browser's kiosk browser (WPE, DRM platform) on vkms
+    python3-pil python3-numpy   # tests/rig guest scripts run /usr/bin/python3 (golden images)
   )
 fi
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

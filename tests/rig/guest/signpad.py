@@ -14,6 +14,8 @@ window on the glass; `sign=browser` hands the display to cog (its DRM platform) 
 on the glass, the pen is shared as a pointer (enable_sign_screen_mouse) and grabbed again, the
 display comes back after `sign=closebrowser` and after the browser is killed. Prints the time from
 pen events to the signature state (emulated CPU: a bound, not a measurement of the board).
+The windows of the golden-image test (tests/e2e/sign_scenes.py, those without ink) are shown on
+vkms and compared through sign=stream with the same golden images as the virtual screen.
 
 usage: signpad.py DAEMON_BIN
 """
@@ -257,6 +259,64 @@ def browser_pids():
     return pids
 
 
+def stream_frame(timeout=20):
+    """One frame of sign=stream, decoded (PIL)."""
+    import http.client
+    import io
+
+    from PIL import Image
+
+    conn = http.client.HTTPConnection("127.0.0.1", 38088, timeout=timeout)
+    try:
+        conn.request("GET", "/sign=stream")
+        resp = conn.getresponse()
+        buf, end = b"", time.time() + timeout
+        while time.time() < end:
+            buf += resp.read1(65536)
+            i = buf.find(b"\xff\xd8")
+            j = buf.find(b"\xff\xd9", i + 2)
+            if i >= 0 and j > 0:
+                return Image.open(io.BytesIO(buf[i:j + 2])).convert("RGB")
+        return None
+    finally:
+        conn.close()
+
+
+def run_golden(binary):
+    """The windows of the golden-image test (tests/e2e/sign_scenes.py; those without ink) shown on
+    vkms and read back through sign=stream, compared with the same golden images."""
+    sys.path.insert(0, os.path.join(os.getcwd(), "tests", "e2e"))
+    import sign_scenes as sc
+    from PIL import Image
+
+    tmp = tempfile.mkdtemp()
+    idle = sc.idle_picture(os.path.join(tmp, "idle.png"))
+    cfg = '[signpad]\nbackend = "drm"\npen = "rig-pen"\nidle_image = "%s"\n' % idle
+    with daemon(binary, tmp, cfg):
+        pos = call("/param=get", {"type": "screen_pos"})["pos"]
+        size = (int(pos["width"]), int(pos["height"]))
+        for name, scene in sc.scenes().items():
+            if scene["strokes"]:
+                continue
+            golden = sc.golden_path(name, size)
+            if not os.path.exists(golden):
+                check(f"golden.{name}", False, f"no golden image for {size}")
+                continue
+            codes = [call(path, body).get("code") for path, body in sc.CLEAR + scene["calls"]]
+            want = Image.open(golden)
+            end = time.time() + 15
+            while True:
+                got = stream_frame()
+                mean, frac = sc.difference(got, want) if got else (255.0, 1.0)
+                if (mean <= sc.MAX_MEAN and frac <= sc.MAX_FRACTION) or time.time() > end:
+                    break
+                time.sleep(0.3)
+            check(f"golden.{name}", all(c == "0" for c in codes) and mean <= sc.MAX_MEAN
+                  and frac <= sc.MAX_FRACTION, f"codes {codes}, mean {mean:.2f}, off {frac:.4f}")
+        for path, body in sc.CLEAR:
+            call(path, body)
+
+
 def run_glass_and_browser(binary):
     """Our windows on the glass, the display handed to cog and taken back, the pen shared."""
     tmp = tempfile.mkdtemp()
@@ -340,6 +400,7 @@ def main():
     for rotation in (0, 90):
         run(binary, rotation)
     run(binary, 90, calibrated=True)
+    run_golden(binary)
     run_glass_and_browser(binary)
     return finish()
 
