@@ -232,6 +232,11 @@ impl Browser {
                 }
             });
         if let Some(status) = wait_ended(&ended, START_GRACE) {
+            // The waiter thread takes the display back too; the caller's answer must find it
+            // ours already (take_back is a no-op the second time).
+            if let Err(e) = self.pad.take_back() {
+                tracing::error!("signing screen: taking the display back: {e:?}");
+            }
             return Err(format!("{prog} ended at once ({status})"));
         }
         Ok(())

@@ -175,6 +175,8 @@ struct Inner {
     size: (u32, u32),
     /// The pen shared as a pointer (`enable_sign_screen_mouse`): not grabbed by the pen reader.
     pen_shared: Arc<AtomicBool>,
+    /// Held while the display is being taken back.
+    taking_back: Mutex<()>,
 }
 
 /// The signing screen.
@@ -276,6 +278,7 @@ impl Pad {
             jpeg,
             size,
             pen_shared: Arc::new(AtomicBool::new(false)),
+            taking_back: Mutex::new(()),
         });
         let i = inner.clone();
         thread::Builder::new()
@@ -341,6 +344,12 @@ impl Pad {
 
     /// Take the display back (the browser closed or died): open it again and redraw everything.
     pub fn take_back(&self) -> Result<(), PadError> {
+        // One at a time (the browser's waiter and a closing request may both call this).
+        let _one = self
+            .inner
+            .taking_back
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if !self.is_handed_over() {
             return Ok(());
         }
