@@ -136,6 +136,8 @@ pub struct SignpadSection {
     pub browser_command: String,
     /// The idle screen's picture (fitted to the screen); "" = the device's name and address.
     pub idle_image: String,
+    /// The DRM display's mode as "WIDTHxHEIGHT" (one the display offers); "" = its preferred mode.
+    pub mode: String,
     /// Size of a virtual screen, in pixels.
     pub width: u32,
     pub height: u32,
@@ -160,6 +162,7 @@ impl Default for SignpadSection {
             pen_calibration_file: String::new(),
             browser_command: String::new(),
             idle_image: String::new(),
+            mode: String::new(),
             width: 1280,
             height: 800,
             refresh_hz: 60,

@@ -266,7 +266,19 @@ pub fn signpad(
     };
     Ok(match b {
         Backend::Real => {
-            let screen = signpad::drm_screen::DrmScreen::open(&cfg.card)
+            let mode = match cfg.mode.trim() {
+                "" => None,
+                m => Some(
+                    m.split_once(['x', 'X'])
+                        .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+                        .ok_or_else(|| {
+                            format!(
+                                "signpad.mode: expected WIDTHxHEIGHT such as 800x600, got {m:?}"
+                            )
+                        })?,
+                ),
+            };
+            let screen = signpad::drm_screen::DrmScreen::open(&cfg.card, mode)
                 .map_err(|e| format!("signpad (drm): {e}"))?;
             let size = signpad::screen::Screen::size(&screen);
             let detail = format!(

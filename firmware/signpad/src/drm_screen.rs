@@ -79,7 +79,7 @@ fn open_card(path: &str, want: Option<(u16, u16)>) -> Result<State, String> {
             .find(|m| m.size() == size)
             .ok_or_else(|| {
                 format!(
-                    "{path}: the display no longer offers {}x{}; restart the daemon to adopt its new size",
+                    "{path}: the display does not offer {}x{} (signpad.mode; a display that changed needs a restart)",
                     size.0, size.1
                 )
             })?,
@@ -152,8 +152,9 @@ fn wait_flip(card: &Card, timeout: Duration) -> bool {
 }
 
 impl DrmScreen {
-    /// Open `path` (empty: the first `/dev/dri/card*` with a connected display).
-    pub fn open(path: &str) -> Result<DrmScreen, String> {
+    /// Open `path` (empty: the first `/dev/dri/card*` with a connected display) in the display's
+    /// preferred mode, or with `mode` the first of that size.
+    pub fn open(path: &str, mode: Option<(u16, u16)>) -> Result<DrmScreen, String> {
         let candidates: Vec<String> = if path.trim().is_empty() {
             let mut v: Vec<String> = std::fs::read_dir("/dev/dri")
                 .map_err(|e| format!("/dev/dri: {e}"))?
@@ -168,7 +169,7 @@ impl DrmScreen {
         };
         let mut errors = Vec::new();
         for p in candidates {
-            match open_card(&p, None) {
+            match open_card(&p, mode) {
                 Ok(st) => {
                     let (w, h) = st.mode.size();
                     let hz = st.mode.vrefresh().clamp(1, 240);
