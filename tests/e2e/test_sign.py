@@ -278,6 +278,18 @@ def test_drm_backend_without_a_display_stops_the_daemon(daemon, tmp_path):
         daemon({"signpad": {"backend": "drm", "card": str(tmp_path / "nocard")}})
 
 
+def test_drm_mode_that_does_not_parse_stops_the_daemon(daemon, tmp_path):
+    with pytest.raises(Exception, match="signpad.mode"):
+        daemon({"signpad": {"backend": "drm", "card": str(tmp_path / "nocard"), "mode": "big"}})
+
+
+def test_set_recv_hwnd_is_not_supported(rig):
+    """9.13 (Windows window messages) cannot exist here: "9" naming the WebSocket topic instead."""
+    d, _, _ = rig
+    r = d.api("/sign=set_recv_hwnd", {"hwnd": "1234", "message_type": "1"})
+    assert r["code"] == "9" and "sign_pen" in r["message"], r
+
+
 def test_live_pen_events_over_websocket(rig):
     """Subscribers of "sign_pen" get the pen's reports on the sign window: down, moves (at most
     one per refresh interval of the pen's clock), up, in screen pixels, with the task id."""

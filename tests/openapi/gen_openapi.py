@@ -326,6 +326,7 @@ class Endpoint:
     alternatives: tuple = ()  # field sets of which one is sent with code "0" (reply shapes)
     then: dict | None = None  # more rules for code "0" replies
     built: bool = True  # False: the firmware answers code "9"
+    unsupported: str = ""  # with built False: why it never will (the daemon's message)
     ok: dict | None = None  # example of a success reply (fields after code and message)
     ok_message: str = ""
     errors: tuple = ()  # (code, message) examples
@@ -770,8 +771,9 @@ ENDPOINTS: list[Endpoint] = [
          description="multipart/x-mixed-replace of the whole screen, 15 frames/s at most while it changes and "
                      "once a second while it stands still; a JSON error without a screen."),
     sign("set_recv_hwnd", "Windows window messages with pen points", vendor="9.13",
-         description="Impossible on an appliance (no window handles); the live pen points are to come as "
-                     "WebSocket events.",
+         description="Impossible on an appliance (no window handles); the live pen points are WebSocket "
+                     "events instead (subscribe to the topic sign_pen).",
+         unsupported="本设备不支持 Windows 窗口消息（没有窗口句柄）；实时笔迹请订阅 WebSocket 主题 sign_pen",
          request={"hwnd": text(), "message_type": text()}),
     # ---- 10. OCR
     Endpoint("ocr", "OCR", "Text recognition", vendor="10.1", built=False,
@@ -988,7 +990,10 @@ def envelope_example(code: str, message: str, fields: dict | None = None) -> dic
 
 def reply_schema(e: Endpoint) -> dict:
     desc = f"Reply of {e.key}."
-    if not e.built:
+    if e.unsupported:
+        desc += (' Not supported on this device: every call answers code "9". The properties are the vendor '
+                 "document's reply fields.")
+    elif not e.built:
         desc += (' Not built on this firmware: every call answers code "9". The properties are the vendor '
                  "document's reply fields.")
     s: dict = {"description": desc, "allOf": [ref("Envelope")]}
@@ -1014,7 +1019,10 @@ def reply_examples(e: Endpoint) -> dict:
         ex["success"] = {"summary": "Success", "value": envelope_example("0", e.ok_message, e.ok)}
     for code, message in e.errors:
         ex[f"error_{code}"] = {"summary": f"Error {code}", "value": envelope_example(code, message)}
-    if not e.built:
+    if e.unsupported:
+        ex["not_supported"] = {"summary": "Not supported on this device",
+                               "value": envelope_example("9", e.unsupported)}
+    elif not e.built:
         key = e.key.lower().replace("*", "open")
         ex["not_built"] = {"summary": "Not built on this firmware",
                            "value": envelope_example("9", not_built_message(key))}
@@ -1055,7 +1063,9 @@ def endpoint_path(e: Endpoint, comps: dict) -> dict:
         parts.append(e.description)
     if e.vendor:
         parts.append(f"Vendor document section {e.vendor}.")
-    if not e.built:
+    if e.unsupported:
+        parts.append('Not supported on this device: answers code "9".')
+    elif not e.built:
         parts.append('Not built on this firmware: answers code "9".')
     if parts:
         item["description"] = " ".join(parts)
@@ -1324,7 +1334,8 @@ def compat_table() -> str:
             voc = "appliance"
         else:
             voc = f"vendor {e.vendor}" if e.vendor else "vendor"
-        state = "works" if e.built else "`\"9\"` (not built yet)"
+        state = "works" if e.built else (
+            "`\"9\"` (not supported on this device)" if e.unsupported else "`\"9\"` (not built yet)")
         if e.body is not None:
             request = "a JSON array (see the document)"
         else:

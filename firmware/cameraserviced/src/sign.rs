@@ -641,6 +641,15 @@ pub fn register(
         }
         Ok(Reply::ok())
     });
+    on(table, "sign", "set_recv_hwnd", &s, |_, _| {
+        Err(ApiError::with(
+            ErrorKind::NotAvailable,
+            Text::new(
+                "本设备不支持 Windows 窗口消息（没有窗口句柄）；实时笔迹请订阅 WebSocket 主题 sign_pen",
+                "not supported on this device (no Windows window handles): subscribe to the WebSocket topic sign_pen for live pen points",
+            ),
+        ))
+    });
     on(table, "sign", "showadvertisingplayer", &s, Sign::show_ads);
     on(table, "sign", "closeadvertisingplayer", &s, |c, _| {
         c.pad()?.close_slides();
@@ -654,8 +663,9 @@ pub fn register(
             let (c, shutdown) = (c.clone(), shutdown.clone());
             async move {
                 let pad = c.pad()?;
-                let mut rx = pad.frames();
-                rx.mark_changed();
+                // The first frame is the next one composed (pad.frames asks for it at once), never
+                // one from before this viewer came.
+                let rx = pad.frames();
                 Ok(Reply::Http(api::mjpeg::response(frames(rx), shutdown)))
             }
         }),
