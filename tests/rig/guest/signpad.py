@@ -110,16 +110,19 @@ def calibration_file(tmp, rotation):
     return path
 
 
-def run(binary, rotation, calibrated=False):
+def run(binary, rotation, calibrated=False, mode=""):
     """Geometry, buttons, grab and replug with the digitiser turned `rotation` degrees, told to
-    the daemon by pen_rotation or (calibrated) by a four-corner calibration file."""
+    the daemon by pen_rotation or (calibrated) by a four-corner calibration file; `mode` picks a
+    display mode other than vkms' preferred 1024x768."""
     tmp = tempfile.mkdtemp()
     if calibrated:
         cfg = ('[signpad]\nbackend = "drm"\npen = "rig-pen"\npen_calibration_file = "%s"\n'
                % calibration_file(tmp, rotation))
     else:
         cfg = ('[signpad]\nbackend = "drm"\npen = "rig-pen"\npen_rotation = %d\n' % rotation)
-    tag = f"cal{rotation}" if calibrated else f"rot{rotation}"
+    if mode:
+        cfg += 'mode = "%s"\n' % mode
+    tag = (f"cal{rotation}" if calibrated else f"rot{rotation}") + (f"-{mode}" if mode else "")
     pen = Pen("rig-pen", MAX, MAX, 4095, 100, True, 0x1209, 0x7001)
     with daemon(binary, tmp, cfg):
         if calibrated:
@@ -130,7 +133,8 @@ def run(binary, rotation, calibrated=False):
         check(f"{tag}.drm-backend", bool(sp) and sp[0]["backend"] == "drm" and "DRM" in sp[0]["detail"], sp)
         pos = call("/param=get", {"type": "screen_pos"})
         screen = (int(pos["pos"]["width"]), int(pos["pos"]["height"]))
-        check(f"{tag}.screen-size", screen[0] >= 640 and screen[1] >= 480, pos)
+        want = tuple(int(v) for v in mode.split("x")) if mode else None
+        check(f"{tag}.screen-size", screen == want if want else (screen[0] >= 640 and screen[1] >= 480), pos)
         win = (50, 40, screen[0] - 100, screen[1] - 80)
         r = call("/sign=start", {"pos": {"left": win[0], "top": win[1], "width": win[2], "height": win[3]}})
         check(f"{tag}.start", r.get("code") == "0", r)
@@ -399,6 +403,8 @@ def main():
         return finish()
     for rotation in (0, 90):
         run(binary, rotation)
+    for rotation in (0, 90):
+        run(binary, rotation, mode="800x600")
     run(binary, 90, calibrated=True)
     run_golden(binary)
     run_glass_and_browser(binary)
