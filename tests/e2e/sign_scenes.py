@@ -1,6 +1,7 @@
 """Scenes of the signing screen for the golden-image tests: every window kind with its defaults and
 with custom options, each a list of API calls on a fresh screen. Used by tests/e2e/test_sign_golden.py
-(virtual screen, simulated pen) and by the QEMU rig (vkms; scenes without pen strokes).
+(virtual screen, simulated pen) and by the QEMU rig (vkms; scenes without pen strokes), which
+also read the screen through `stream_frame`. Needs only PIL and numpy (the rig's system python).
 
 Pictures are generated here (no files needed), deterministically. Golden images live in
 tests/e2e/golden/sign/<scene>-<W>x<H>.png: what `sign=stream` showed (the JPEG decoded), made with
@@ -107,6 +108,30 @@ def scenes() -> dict[str, dict]:
                              "opacity": "60", "tip_message": {"content": "签名", "fontsize": "24"}}),
         ], "strokes": []},
     }
+
+
+def stream_frame(host: str, port: int, timeout: float = 5.0) -> Image.Image:
+    """The first frame of `sign=stream`, decoded."""
+    import http.client
+    import time
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/sign=stream")
+        resp = conn.getresponse()
+        ctype = resp.getheader("Content-Type") or ""
+        assert resp.status == 200 and ctype.startswith("multipart/x-mixed-replace"), (resp.status, ctype)
+        buf = b""
+        end = time.time() + timeout
+        while time.time() < end:
+            buf += resp.read1(65536)
+            i = buf.find(b"\xff\xd8")
+            j = buf.find(b"\xff\xd9", i + 2)
+            if i >= 0 and j > 0:
+                return Image.open(io.BytesIO(buf[i:j + 2])).convert("RGB")
+        raise AssertionError("no frame")
+    finally:
+        conn.close()
 
 
 def golden_path(name: str, size: tuple[int, int]) -> str:

@@ -6,7 +6,6 @@ land in the signature PNG at the mapped window position (within 1 px)."""
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import math
 import socket
@@ -15,6 +14,7 @@ import time
 import pytest
 from PIL import Image
 
+import sign_scenes
 from e2e_support import LOOPBACK
 
 BUTTON_W, BUTTON_H, MARGIN = 140, 56, 16
@@ -182,22 +182,7 @@ def test_valid_area_and_percent_units(rig):
 
 
 def read_stream_frame(port: int, timeout: float = 5.0) -> Image.Image:
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
-    try:
-        conn.request("GET", "/sign=stream")
-        resp = conn.getresponse()
-        assert resp.status == 200 and resp.getheader("Content-Type").startswith("multipart/x-mixed-replace")
-        buf = b""
-        end = time.time() + timeout
-        while time.time() < end:
-            buf += resp.read1(65536)
-            i = buf.find(b"\xff\xd8")
-            j = buf.find(b"\xff\xd9", i + 2)
-            if i >= 0 and j > 0:
-                return Image.open(io.BytesIO(buf[i:j + 2])).convert("RGB")
-        raise AssertionError("no frame")
-    finally:
-        conn.close()
+    return sign_scenes.stream_frame(LOOPBACK, port, timeout)
 
 
 def test_stream_shows_the_screen(rig):
