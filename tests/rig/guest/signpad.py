@@ -174,7 +174,8 @@ def run(binary, rotation, calibrated=False, mode=""):
             check(f"{tag}.nothing-elsewhere", alpha[wy + 30][(x0 + x1) // 2 - win[0]] == 0)
         lat = call("/diag=status").get("signpad_latency_ms", {})
         period = 1000 / 60
-        check(f"{tag}.latency-measured", lat.get("samples", 0) > 10, lat)
+        # Measured at all (the figures are printed; how many presents a stroke gets depends on the load).
+        check(f"{tag}.latency-measured", lat.get("samples", 0) >= 5, lat)
         if lat.get("samples"):
             print(f"INFO {tag}: ink latency, pen event to page flip: p50 {lat['p50']} ms, "
                   f"p95 {lat['p95']} ms over {lat['samples']} presents = {lat['p95'] / period:.2f} refresh "
