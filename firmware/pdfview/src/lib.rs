@@ -14,6 +14,8 @@ use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{render, PixmapSettings, RenderCache, RenderSettings};
 use image::RgbImage;
 
+pub mod stamp;
+
 /// The device's CJK font (fonts-wqy-zenhei), used when a document does not embed its CJK font.
 pub const DEFAULT_CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc";
 
@@ -165,46 +167,9 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testpdf::pdf_with;
 
     const HELVETICA: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
-
-    /// A one-page PDF (`w` x `h` points) whose content stream is `content`, font F1 `font`.
-    fn pdf_with(content: &str, w: u32, h: u32, font: &str) -> Vec<u8> {
-        let objs = [
-            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-            format!(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R \
-                 /Resources << /Font << /F1 5 0 R >> >> >>"
-            ),
-            format!(
-                "<< /Length {} >>\nstream\n{content}\nendstream",
-                content.len() + 1
-            ),
-            font.to_string(),
-        ];
-        let mut out = b"%PDF-1.4\n".to_vec();
-        let mut offsets = Vec::new();
-        for (i, o) in objs.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-        }
-        let xref = out.len();
-        out.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes(),
-        );
-        for off in offsets {
-            out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-        }
-        out.extend_from_slice(
-            format!(
-                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-                objs.len() + 1
-            )
-            .as_bytes(),
-        );
-        out
-    }
 
     fn dark(img: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> usize {
         let mut n = 0;
@@ -317,5 +282,51 @@ mod tests {
             .unwrap();
         let ink0 = dark(&without, 50, 55, 150, 105);
         assert!(ink0 < ink / 2, "{ink0} without the CJK font, {ink} with it");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testpdf {
+    /// A one-page PDF (`w` x `h` points) whose content stream is `content`, font F1 `font`.
+    pub fn pdf_with(content: &str, w: u32, h: u32, font: &str) -> Vec<u8> {
+        pdf_with_page(content, w, h, font, "")
+    }
+
+    /// The same with `extra` entries in the page dictionary (`/Rotate 90`, a `/CropBox`).
+    pub fn pdf_with_page(content: &str, w: u32, h: u32, font: &str, extra: &str) -> Vec<u8> {
+        let objs = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R \
+                 /Resources << /Font << /F1 5 0 R >> >> {extra} >>"
+            ),
+            format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len() + 1
+            ),
+            font.to_string(),
+        ];
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, o) in objs.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes(),
+        );
+        for off in offsets {
+            out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objs.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
     }
 }
