@@ -5,6 +5,7 @@
 //! ([`ink`]) and the sign window ([`window`]).
 
 pub mod browser;
+pub mod docview;
 pub mod drm_screen;
 pub mod evdev_pen;
 pub mod geometry;

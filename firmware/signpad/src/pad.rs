@@ -19,6 +19,7 @@ use image::{Rgb, RgbImage};
 use imaging::watermark::{text, text_width};
 use tokio::sync::watch;
 
+use crate::docview::{crop_ink, DocAction, DocOptions, DocView, Pages, Placed};
 use crate::panel::{Panel, PanelOptions};
 use crate::screen::Screen;
 use crate::window::{Action, ButtonKind, SignOptions, SignWindow};
@@ -90,6 +91,34 @@ enum Owner {
     Sign,
     Floating,
     Evaluator,
+    Document,
+}
+
+/// What happened in the document viewer, for the client that showed it.
+#[derive(Clone)]
+pub enum DocEvent {
+    /// A signature was confirmed and placed (`at_known`: placed where the signer pointed, not by
+    /// the "签字" button).
+    Signed { placed: Placed, at_known: bool },
+    /// The signer pressed "完成".
+    Finished,
+}
+
+/// What was placed on a document: the signatures, and the remarks as page pictures.
+pub type DocumentMarks = (Vec<Placed>, Vec<(usize, image::RgbaImage)>);
+
+type DocSink = Arc<dyn Fn(DocEvent) + Send + Sync>;
+
+/// The document being signed: the viewer, where its sign window goes, who hears of it.
+struct DocSession {
+    view: DocView,
+    /// The sign window's options; its rectangle is used as is when `pos_given`, else its size
+    /// only, placed next to the point signed.
+    window: SignOptions,
+    pos_given: bool,
+    sink: DocSink,
+    /// The sign window shown belongs to the document: the page and the point signed.
+    signing: Option<(usize, Option<(f32, f32)>)>,
 }
 
 /// The ad player (vendor 9.18): pictures fitted to the screen, each shown `period`, cross-faded.
@@ -150,6 +179,7 @@ struct State {
     /// The floating group's last press (taken when read).
     floating_pressed: Option<String>,
     slides: Option<Slides>,
+    doc: Option<DocSession>,
     owner: Owner,
     task: Option<Task>,
     pen: VecDeque<PenSample>,
@@ -266,6 +296,7 @@ impl Pad {
                 evaluation: None,
                 floating_pressed: None,
                 slides: None,
+                doc: None,
                 owner: Owner::None,
                 task: None,
                 pen: VecDeque::new(),
@@ -399,9 +430,7 @@ impl Pad {
     pub fn show(&self, id: String, o: SignOptions, remark: String) {
         let win = SignWindow::new(o, self.inner.font.as_ref());
         let mut st = self.lock();
-        if let Some(old) = st.window.take() {
-            st.dirty = st.dirty.union(&old.rect);
-        }
+        Self::close_window(&mut st);
         if let Some(t) = &st.task {
             if t.status == Status::Signing {
                 tracing::info!(task = %t.id, "signing task replaced by a new one");
@@ -420,6 +449,9 @@ impl Pad {
     }
 
     fn close_window(st: &mut State) {
+        if let Some(d) = st.doc.as_mut() {
+            d.signing = None;
+        }
         if let Some(w) = st.window.take() {
             st.dirty = st.dirty.union(&w.rect);
         }
@@ -609,6 +641,109 @@ impl Pad {
         self.inner.wake.notify_one();
     }
 
+    /// Show a document for signing (vendor 9.6), replacing one shown before. `window` is the sign
+    /// window's look; its rectangle is used as is when `pos_given`, else only its size. `sink`
+    /// hears of every signature and of the signer finishing (called outside the compositor's
+    /// lock).
+    pub fn show_document(
+        &self,
+        pages: Arc<dyn Pages>,
+        opts: DocOptions,
+        window: SignOptions,
+        pos_given: bool,
+        sink: impl Fn(DocEvent) + Send + Sync + 'static,
+    ) {
+        let view = DocView::new(pages, opts, self.inner.size, self.ready_callback());
+        let full = self.full();
+        let mut st = self.lock();
+        if st.doc.as_ref().is_some_and(|d| d.signing.is_some()) {
+            Self::close_window(&mut st);
+        }
+        st.doc = Some(DocSession {
+            view,
+            window,
+            pos_given,
+            sink: Arc::new(sink),
+            signing: None,
+        });
+        st.dirty = full;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// Replace the shown document's pages keeping the viewer's settings and listener (vendor
+    /// `update`); what was signed on the old document is forgotten. False when none is shown.
+    pub fn update_document(&self, pages: Arc<dyn Pages>) -> bool {
+        let ready = self.ready_callback();
+        let full = self.full();
+        let mut st = self.lock();
+        let Some(d) = st.doc.as_mut() else {
+            return false;
+        };
+        let mut opts = d.view.opts.clone();
+        opts.mode = d.view.mode();
+        d.view = DocView::new(pages, opts, self.inner.size, ready);
+        let signing = d.signing.take().is_some();
+        if signing {
+            Self::close_window(&mut st);
+        }
+        st.dirty = full;
+        drop(st);
+        self.inner.wake.notify_one();
+        true
+    }
+
+    /// Close the document (and its sign window). Gives what was placed on it: the signatures and
+    /// the remarks as page pictures (`remark_scale` px per point); None when none was shown.
+    pub fn close_document(&self, remark_scale: f32) -> Option<DocumentMarks> {
+        let full = self.full();
+        let mut st = self.lock();
+        let d = st.doc.take()?;
+        if d.signing.is_some() {
+            Self::close_window(&mut st);
+        }
+        st.dirty = full;
+        drop(st);
+        self.inner.wake.notify_one();
+        Some((d.view.placed.clone(), d.view.remark_pictures(remark_scale)))
+    }
+
+    /// Whether a document is shown.
+    pub fn has_document(&self) -> bool {
+        self.lock().doc.is_some()
+    }
+
+    /// A toolbar key of the document viewer, by its label (tests and the rig press it).
+    pub fn document_key(&self, label: &str) -> Option<Rect> {
+        self.lock()
+            .doc
+            .as_ref()
+            .and_then(|d| d.view.key_rect(label))
+    }
+
+    /// The document viewer's page shown (0-based) and its page area.
+    pub fn document_page(&self) -> Option<(usize, Rect)> {
+        self.lock()
+            .doc
+            .as_ref()
+            .map(|d| (d.view.page, d.view.area()))
+    }
+
+    fn ready_callback(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let weak = Arc::downgrade(&self.inner);
+        Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(d) = st.doc.as_mut() {
+                    d.view.mark_stale();
+                    st.dirty = Rect::new(0, 0, inner.size.0, inner.size.1);
+                }
+                drop(st);
+                inner.wake.notify_one();
+            }
+        })
+    }
+
     /// Stop the compositor (daemon shutdown).
     pub fn shutdown(&self) {
         self.lock().stop = true;
@@ -655,10 +790,12 @@ fn compose(frame: &mut RgbImage, idle: &RgbImage, st: &State, now: Instant, dama
         return;
     }
     let slide = st.slides.as_ref().map(|sl| (sl, sl.at(now)));
+    let doc = st.doc.as_ref().map(|d| d.view.view());
     for y in damage.y..damage.bottom() {
         for x in damage.x..damage.right() {
             let (ux, uy) = (x as u32, y as u32);
             let mut base = match &slide {
+                _ if doc.is_some() => doc.expect("checked").get_pixel(ux, uy).0,
                 Some((sl, (cur, None))) => sl.pics[*cur].get_pixel(ux, uy).0,
                 Some((sl, (cur, Some((prev, left))))) => {
                     let a = sl.pics[*cur].get_pixel(ux, uy).0;
@@ -698,6 +835,69 @@ fn compose(frame: &mut RgbImage, idle: &RgbImage, st: &State, now: Instant, dama
     }
 }
 
+/// Share of the page's width a signature as wide as its window takes on the page.
+pub const SIGNATURE_WIDTH: f32 = 0.35;
+
+/// A signature confirmed in the document's sign window, placed on `page`: its picture keeps its
+/// proportions, a signature as wide as the window takes [`SIGNATURE_WIDTH`] of the page's width;
+/// its top-left at `at` (moved onto the page if it would stick out), or without a point at the
+/// bottom right of the page.
+fn place(
+    view: &DocView,
+    page: usize,
+    at: Option<(f32, f32)>,
+    img: image::RgbaImage,
+    win_w: u32,
+) -> Placed {
+    let (pw, ph) = view.page_size(page);
+    let k = SIGNATURE_WIDTH * pw / win_w.max(1) as f32;
+    let w = (img.width() as f32 * k / pw.max(1.0)).min(1.0);
+    let h = (img.height() as f32 * k / ph.max(1.0)).min(1.0);
+    let (x, y) = match at {
+        Some((x, y)) => (x.min(1.0 - w).max(0.0), y.min(1.0 - h).max(0.0)),
+        None => ((0.95 - w).max(0.0), (0.92 - h).max(0.0)),
+    };
+    Placed {
+        page,
+        x,
+        y,
+        w,
+        h,
+        image: img,
+    }
+}
+
+/// Act on what the pen did in the document viewer: open its sign window, or tell the client the
+/// signer finished.
+fn doc_action(st: &mut State, a: DocAction, font: Option<&FontArc>, out: &mut Vec<DocEvent>) {
+    match a {
+        DocAction::None => {}
+        DocAction::Finish => out.push(DocEvent::Finished),
+        DocAction::Sign { page, at, screen } => {
+            if st.window.is_some() {
+                return;
+            }
+            let Some(d) = st.doc.as_mut() else { return };
+            let mut o = d.window.clone();
+            if !d.pos_given {
+                let area = d.view.area();
+                o.rect = Rect::new(
+                    screen.0 as i32,
+                    screen.1 as i32,
+                    o.rect.w.min(area.w),
+                    o.rect.h.min(area.h),
+                )
+                .moved_inside(&area);
+            }
+            d.signing = Some((page, at));
+            d.view.cancel_press();
+            let win = SignWindow::new(o, font);
+            st.dirty = st.dirty.union(&win.rect);
+            st.window = Some(win);
+        }
+    }
+}
+
 fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let (w, h) = inner.size;
     let screen_rect = Rect::new(0, 0, w, h);
@@ -712,6 +912,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let period_ms = 1000.0 / inner.screen.refresh_hz().max(1) as f64;
     let mut last_move = f64::MIN;
     let mut events: Vec<PenEvent> = Vec::new();
+    let mut doc_out: Vec<DocEvent> = Vec::new();
     let mut next_slide = Instant::now();
     loop {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -744,6 +945,8 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                     .is_some_and(|p| p.rect.contains(s.x, s.y))
                 {
                     Owner::Evaluator
+                } else if st.window.is_none() && st.doc.is_some() {
+                    Owner::Document
                 } else if st.window.is_some() {
                     // Outside the window: the window still takes it (a button released elsewhere
                     // does nothing, ink outside it is not drawn).
@@ -785,6 +988,13 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 st.dirty = st.dirty.union(&dirty);
                 continue;
             }
+            if owner == Owner::Document {
+                let Some(d) = st.doc.as_mut() else { continue };
+                let (action, damage) = d.view.pen(&s, prev);
+                st.dirty = st.dirty.union(&damage);
+                doc_action(&mut st, action, inner.font.as_ref(), &mut doc_out);
+                continue;
+            }
             if owner != Owner::Sign || st.window.is_none() {
                 continue;
             }
@@ -806,6 +1016,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                     task_id: st.task.as_ref().map(|t| t.id.clone()).unwrap_or_default(),
                 });
             }
+            let doc_signing = st.doc.as_ref().and_then(|d| d.signing);
             let win = st.window.as_mut().expect("checked above");
             let (action, damage) = win.pen(&s, prev, inner.font.as_ref());
             if !damage.is_empty() && unshown.is_none() {
@@ -815,6 +1026,41 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
             let mut dirty = damage;
             // The window closes with this state and signature.
             let mut outcome = None;
+            if let (Some((page, at)), Action::Pressed(k)) = (doc_signing, action) {
+                // The document's sign window: a confirmed signature is placed on the page.
+                let win = st.window.as_ref().expect("checked above");
+                let placed = match k {
+                    ButtonKind::Ok => match crop_ink(&win.ink, win.ink_color, 4) {
+                        Some((img, _)) => Some((img, win.rect.w)),
+                        None => {
+                            tracing::debug!("confirm pressed with nothing signed: ignored");
+                            st.dirty = st.dirty.union(&dirty);
+                            continue;
+                        }
+                    },
+                    ButtonKind::Reset => {
+                        let win = st.window.as_mut().expect("checked above");
+                        win.ink.clear();
+                        st.dirty = st.dirty.union(&dirty.union(&rect));
+                        continue;
+                    }
+                    ButtonKind::Return => None,
+                };
+                st.window = None;
+                st.dirty = st.dirty.union(&dirty.union(&rect));
+                let d = st.doc.as_mut().expect("checked above");
+                d.signing = None;
+                d.view.mark_stale();
+                if let Some((img, win_w)) = placed {
+                    let p = place(&d.view, page, at, img, win_w);
+                    d.view.place(p.clone());
+                    doc_out.push(DocEvent::Signed {
+                        placed: p,
+                        at_known: at.is_some(),
+                    });
+                }
+                continue;
+            }
             match action {
                 Action::Pressed(ButtonKind::Ok) if !win.ink.is_empty() => {
                     outcome = Some((Status::Done, Some(win.ink.to_png(win.ink_color))));
@@ -840,6 +1086,17 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
             }
             st.dirty = st.dirty.union(&dirty);
         }
+        if !doc_out.is_empty() {
+            let sink = st.doc.as_ref().map(|d| d.sink.clone());
+            drop(st);
+            if let Some(f) = sink {
+                for e in doc_out.drain(..) {
+                    f(e);
+                }
+            }
+            doc_out.clear();
+            continue;
+        }
         if !events.is_empty() {
             drop(st);
             if let Some(f) = inner
@@ -864,8 +1121,18 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 next_slide = next;
             }
         }
+        if let Some(d) = st.doc.as_mut() {
+            let a = d.view.tick(now);
+            if a != DocAction::None {
+                doc_action(&mut st, a, inner.font.as_ref(), &mut doc_out);
+                continue;
+            }
+        }
         if !st.dirty.is_empty() && now >= last_present + interval {
             let damage = st.dirty.intersect(&screen_rect);
+            if let Some(d) = st.doc.as_mut() {
+                d.view.picture(inner.font.as_ref());
+            }
             st.dirty = Rect::default();
             compose(&mut frame, &idle, &st, now, damage);
             drop(st);
@@ -918,6 +1185,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
         }
         if !st.dirty.is_empty() {
             wait = wait.min((last_present + interval).saturating_duration_since(now));
+        }
+        if let Some(t) = st.doc.as_ref().and_then(|d| d.view.next_timer()) {
+            wait = wait.min(t.saturating_duration_since(now));
         }
         if watching && st.dirty.is_empty() {
             let due = if stream_stale {
@@ -1095,5 +1365,211 @@ mod tests {
         assert!((left - 0.5).abs() < 0.01, "{left}");
         assert_eq!(sl.at(t0 + Duration::from_millis(3000)), (1, None));
         assert_eq!(sl.at(t0 + Duration::from_millis(4700)).0, 0, "in a loop");
+    }
+
+    /// Pages of one colour each, A4 portrait.
+    struct Plain(Vec<[u8; 3]>);
+
+    impl crate::docview::Pages for Plain {
+        fn count(&self) -> usize {
+            self.0.len()
+        }
+        fn size(&self, _: usize) -> (f32, f32) {
+            (595.0, 842.0)
+        }
+        fn render(&self, page: usize, scale: f32) -> Result<RgbImage, String> {
+            let (w, h) = ((595.0 * scale) as u32, (842.0 * scale) as u32);
+            Ok(RgbImage::from_pixel(w, h, Rgb(self.0[page])))
+        }
+    }
+
+    fn doc_opts(mode: crate::docview::Mode, long_press: bool) -> DocOptions {
+        DocOptions {
+            zoom: crate::docview::Zoom::FitHeight,
+            mode,
+            sign: true,
+            long_press,
+            cache_bytes: 64 << 20,
+            max_pixels: 40_000_000,
+        }
+    }
+
+    fn stroke(p: &Pad, x: f32, y: f32, t: f64) {
+        p.pen(s(x, y, true, t));
+        for i in 1..10 {
+            p.pen(s(
+                x + 8.0 * i as f32,
+                y + (i % 3) as f32 * 4.0,
+                true,
+                t + 8.0 * i as f64,
+            ));
+        }
+        p.pen(s(x + 80.0, y, false, t + 90.0));
+        p.settle(Duration::from_secs(2));
+    }
+
+    #[test]
+    fn document_signed_by_tap_long_press_and_button() {
+        use crate::docview::Mode;
+        let p = pad();
+        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+        let g = got.clone();
+        let win = SignOptions::new(Rect::new(0, 0, 300, 160));
+        p.show_document(
+            Arc::new(Plain(vec![[250, 250, 250], [200, 230, 250]])),
+            doc_opts(Mode::Sign, true),
+            win.clone(),
+            false,
+            move |e| g.lock().unwrap().push(e),
+        );
+        let (page, area) = p.document_page().unwrap();
+        assert_eq!(page, 0);
+        // Sign mode: a tap at the page's centre opens the window there.
+        let (cx, cy) = (area.w as f32 / 2.0, area.h as f32 / 2.0);
+        p.pen(s(cx, cy, true, 0.0));
+        p.pen(s(cx, cy, false, 20.0));
+        p.settle(Duration::from_secs(2));
+        let wr = p
+            .lock()
+            .window
+            .as_ref()
+            .map(|w| w.rect)
+            .expect("sign window");
+        assert_eq!((wr.w, wr.h), (300, 160));
+        assert!(wr.contains(cx + 1.0, cy + 1.0) || wr.right() as f32 >= cx);
+        // Sign and confirm.
+        stroke(&p, wr.x as f32 + 40.0, wr.y as f32 + 50.0, 100.0);
+        let ok = p
+            .lock()
+            .window
+            .as_ref()
+            .unwrap()
+            .button_rect(ButtonKind::Ok)
+            .unwrap();
+        press(&p, ok.offset(wr.x, wr.y), 300.0);
+        assert!(p.lock().window.is_none(), "window still open");
+        let ev = got.lock().unwrap().clone();
+        assert_eq!(ev.len(), 1);
+        let DocEvent::Signed { placed, at_known } = &ev[0] else {
+            panic!()
+        };
+        assert!(at_known);
+        assert_eq!(placed.page, 0);
+        assert!(
+            (placed.x - 0.5).abs() < 0.02 && (placed.y - 0.5).abs() < 0.02,
+            "{} {}",
+            placed.x,
+            placed.y
+        );
+        // About 80 px of a 300 px window: 0.35 * 88/300 of the page width.
+        assert!(placed.w > 0.08 && placed.w < 0.14, "{}", placed.w);
+        // Next page by its key, then the finish key.
+        press(&p, p.document_key("下一页").unwrap(), 400.0);
+        assert_eq!(p.document_page().unwrap().0, 1);
+        press(&p, p.document_key("完成").unwrap(), 500.0);
+        assert!(matches!(
+            got.lock().unwrap().last(),
+            Some(DocEvent::Finished)
+        ));
+        let (placed, remarks) = p.close_document(2.0).unwrap();
+        assert_eq!(placed.len(), 1);
+        assert!(remarks.is_empty());
+        assert!(!p.has_document());
+        p.shutdown();
+    }
+
+    #[test]
+    fn document_long_press_button_and_remarks() {
+        use crate::docview::Mode;
+        let p = pad();
+        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+        let g = got.clone();
+        p.show_document(
+            Arc::new(Plain(vec![[250, 250, 250]])),
+            doc_opts(Mode::Drag, true),
+            SignOptions::new(Rect::new(10, 10, 320, 200)),
+            true,
+            move |e| g.lock().unwrap().push(e),
+        );
+        let (_, area) = p.document_page().unwrap();
+        let (cx, cy) = (area.w as f32 / 2.0, area.h as f32 / 3.0);
+        // A short press in drag mode does nothing; a long one opens the window at pos.
+        p.pen(s(cx, cy, true, 0.0));
+        p.pen(s(cx, cy, false, 30.0));
+        p.settle(Duration::from_secs(2));
+        assert!(p.lock().window.is_none());
+        p.pen(s(cx, cy, true, 1000.0));
+        let end = Instant::now() + Duration::from_secs(5);
+        while p.lock().window.is_none() && Instant::now() < end {
+            thread::sleep(Duration::from_millis(20));
+        }
+        p.pen(s(cx, cy, false, 2000.0));
+        let wr = p
+            .lock()
+            .window
+            .as_ref()
+            .map(|w| w.rect)
+            .expect("window after a long press");
+        assert_eq!(wr, Rect::new(10, 10, 320, 200));
+        // Return closes it without a signature.
+        let back = {
+            let st = p.lock();
+            st.window.as_ref().unwrap().button_rect(ButtonKind::Return)
+        };
+        if let Some(b) = back {
+            press(&p, b.offset(wr.x, wr.y), 2100.0);
+            assert!(p.lock().window.is_none());
+        }
+        assert!(got.lock().unwrap().is_empty());
+        // Remark mode: ink on the page, kept as a page picture.
+        p.lock().window = None;
+        press(&p, p.document_key("批注").unwrap(), 3000.0);
+        stroke(&p, cx - 40.0, cy, 3100.0);
+        let (placed, remarks) = p.close_document(1.0).unwrap();
+        assert!(placed.is_empty());
+        assert_eq!(remarks.len(), 1);
+        let (page, img) = &remarks[0];
+        assert_eq!((*page, img.width(), img.height()), (0, 595, 842));
+        assert!(img.pixels().filter(|p| p.0[3] > 128).count() > 100);
+        p.shutdown();
+
+        // Without long press: a "签字" key, and no point known.
+        let p = pad();
+        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+        let g = got.clone();
+        p.show_document(
+            Arc::new(Plain(vec![[250, 250, 250]])),
+            doc_opts(Mode::Sign, false),
+            SignOptions::new(Rect::new(0, 0, 300, 160)),
+            false,
+            move |e| g.lock().unwrap().push(e),
+        );
+        assert!(p.document_key("签字模式").is_none());
+        press(&p, p.document_key("签字").unwrap(), 0.0);
+        let wr = p
+            .lock()
+            .window
+            .as_ref()
+            .map(|w| w.rect)
+            .expect("window from the key");
+        stroke(&p, wr.x as f32 + 40.0, wr.y as f32 + 50.0, 100.0);
+        let ok = p
+            .lock()
+            .window
+            .as_ref()
+            .unwrap()
+            .button_rect(ButtonKind::Ok)
+            .unwrap();
+        press(&p, ok.offset(wr.x, wr.y), 300.0);
+        let ev = got.lock().unwrap().clone();
+        let Some(DocEvent::Signed {
+            placed,
+            at_known: false,
+        }) = ev.first()
+        else {
+            panic!("no signature")
+        };
+        assert!(placed.x + placed.w <= 0.96 && placed.y + placed.h <= 0.93);
+        p.shutdown();
     }
 }
