@@ -19,7 +19,7 @@ APT_PACKAGES=(
 if [ "$mode" != run ]; then
   APT_PACKAGES+=(
     gstreamer1.0-tools gstreamer1.0-x
-    poppler-utils libtiff-tools
+    poppler-utils libtiff-tools qpdf   # qpdf --check reads the signed PDFs
     pcscd vsmartcard-vpcd   # the tests run a private pcscd with virtual cards
     rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
     shellcheck

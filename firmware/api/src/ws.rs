@@ -148,6 +148,12 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
         };
+        if is_client_ack(text.as_str()) {
+            // A client's answer to a push (vendor 8.6.3): taken, never answered.
+            tracing::debug!(id = me.id, "websocket client acknowledged a push");
+            drop(permit);
+            continue;
+        }
         if let Some(reply) = subscription(&topics, text.as_str(), server.language()) {
             let out = Utf8Bytes::from(Value::Object(reply).to_string());
             let _ = me.tx.send((out, Some(permit))).await;
@@ -188,6 +194,24 @@ pub(crate) async fn serve(server: Arc<Server>, socket: WebSocket, peer: Option<S
     drop(me);
     writer.abort();
     tracing::debug!(?peer, "websocket closed");
+}
+
+/// Pushes a client may answer (vendor 8.6.3: `{"function":"sign_pdf_info","code":"0"}`).
+pub const CLIENT_ACKS: &[&str] = &["sign_pdf_info"];
+
+/// Whether a message is a client's answer to a push: one of [`CLIENT_ACKS`] carrying a `code`.
+fn is_client_ack(text: &str) -> bool {
+    if text.len() > 64 * 1024 || !CLIENT_ACKS.iter().any(|f| text.contains(f)) {
+        return false;
+    }
+    let Ok(Some(Value::Object(o))) = crate::request::parse_body(text.as_bytes()) else {
+        return false;
+    };
+    let function = o
+        .get("function")
+        .and_then(crate::request::scalar_string)
+        .unwrap_or_default();
+    CLIENT_ACKS.contains(&function.as_str()) && o.contains_key("code")
 }
 
 /// `subscribe` / `unsubscribe` messages change the connection's topics; the reply lists them.

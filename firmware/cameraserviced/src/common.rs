@@ -275,7 +275,7 @@ fn register_blocking<C: Send + Sync + 'static>(
 
 /// Decode base64 the way pages send it: with or without a data-URL prefix, line breaks, URL-safe
 /// alphabet, missing padding. Only a text that needs cleaning is copied.
-fn decode_b64(s: &str) -> Result<Vec<u8>, ApiError> {
+pub fn decode_b64(s: &str) -> Result<Vec<u8>, ApiError> {
     let s = s.trim();
     let s = match s.find(";base64,") {
         Some(i) if s.starts_with("data:") => &s[i + 8..],

@@ -11,6 +11,7 @@ mod editor;
 mod images;
 mod legacy;
 mod sign;
+mod signpdf;
 mod system;
 mod ui;
 mod video;
@@ -370,16 +371,15 @@ async fn run(cfg: Config, sim: bool, tuned: bool) -> Result<(), String> {
     let browser = pad
         .as_ref()
         .and_then(|p| sign::browser(&cfg.signpad, p, &state_dir));
-    sign::register(
-        &mut table,
-        &mut params,
-        Arc::new(sign::Sign {
-            pad: pad.clone(),
-            images: sign_images,
-            browser,
-        }),
-        stop_rx.clone(),
-    );
+    let sign = Arc::new(sign::Sign {
+        pad: pad.clone(),
+        images: sign_images,
+        browser,
+        cjk_font: cfg.imaging.font.clone(),
+        pdf: Default::default(),
+    });
+    signpdf::register(&mut table, sign.clone());
+    sign::register(&mut table, &mut params, sign, stop_rx.clone());
     let diag = Arc::new(diag::Diag {
         cams: cams.clone(),
         started: std::time::Instant::now(),

@@ -22,6 +22,10 @@ pub struct Sign {
     pub images: Arc<Images>,
     /// The kiosk browser for `sign=browser`; None when none is configured.
     pub browser: Option<Arc<Browser>>,
+    /// The font for Chinese text a PDF does not embed.
+    pub cjk_font: std::path::PathBuf,
+    /// The document being signed (vendor 9.6).
+    pub pdf: crate::signpdf::PdfSessions,
 }
 
 /// The kiosk browser of the configuration: `browser_command`, or cog on a DRM screen.
@@ -68,7 +72,7 @@ fn page_url(s: Option<String>) -> Result<String, ApiError> {
     Ok(url)
 }
 
-fn no_screen() -> ApiError {
+pub fn no_screen() -> ApiError {
     ApiError::with(
         ErrorKind::DeviceUnavailable,
         Text::new(
@@ -439,7 +443,7 @@ impl Sign {
         self.pad.as_ref().ok_or_else(no_screen)
     }
 
-    fn options(&self, req: &ApiRequest, pad: &Pad) -> Result<(SignOptions, String), ApiError> {
+    pub fn options(&self, req: &ApiRequest, pad: &Pad) -> Result<(SignOptions, String), ApiError> {
         let f = req.fields();
         let (sw, sh) = pad.size();
         let rect = match f.object("pos") {

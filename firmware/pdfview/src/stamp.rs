@@ -64,7 +64,12 @@ fn page_box(doc: &lopdf::Document, page: ObjectId) -> Result<([f32; 4], i64), Pd
         for (i, x) in a.iter().enumerate() {
             v[i] = number(doc.dereference(x).ok()?.1)?;
         }
-        Some([v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])])
+        Some([
+            v[0].min(v[2]),
+            v[1].min(v[3]),
+            v[0].max(v[2]),
+            v[1].max(v[3]),
+        ])
     };
     let b = rect(inherited(doc, page, b"CropBox"))
         .or_else(|| rect(inherited(doc, page, b"MediaBox")))
@@ -307,7 +312,13 @@ mod tests {
         }
         let img = doc.render(1, 1.0, 10_000_000).unwrap();
         assert!(green(&img, 0.65, 0.8));
-        assert_eq!(stamp(&orig, &[at(2)]).err(), Some(PdfError::NoSuchPage(2, 2)));
-        assert_eq!(stamp(b"%PDF-1.4 nothing", &[]).err(), Some(PdfError::Broken));
+        assert_eq!(
+            stamp(&orig, &[at(2)]).err(),
+            Some(PdfError::NoSuchPage(2, 2))
+        );
+        assert_eq!(
+            stamp(b"%PDF-1.4 nothing", &[]).err(),
+            Some(PdfError::Broken)
+        );
     }
 }

@@ -36,6 +36,8 @@ pub enum Zoom {
     Percent(u32),
     FitWidth,
     FitHeight,
+    /// The whole page.
+    FitPage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +314,9 @@ impl DocView {
             Zoom::Percent(p) => p.clamp(1, 100) as f32 / 50.0 * ORIGINAL_SCALE,
             Zoom::FitWidth => (a.w as f32 - 16.0).max(16.0) / w,
             Zoom::FitHeight => (a.h as f32 - 16.0).max(16.0) / h,
+            Zoom::FitPage => {
+                ((a.w as f32 - 16.0).max(16.0) / w).min((a.h as f32 - 16.0).max(16.0) / h)
+            }
         };
         self.set_scale(s);
         self.off = (0.0, 0.0);
@@ -826,8 +831,8 @@ impl DocView {
 
 fn remark_style(scale: f32) -> InkStyle {
     InkStyle {
-        min_width: (1.0 * scale).max(1.0),
-        max_width: (2.5 * scale).max(1.5),
+        min_width: (2.0 * scale).max(2.0),
+        max_width: (5.0 * scale).max(3.0),
     }
 }
 

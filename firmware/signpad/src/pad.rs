@@ -671,9 +671,14 @@ impl Pad {
         self.inner.wake.notify_one();
     }
 
-    /// Replace the shown document's pages keeping the viewer's settings and listener (vendor
-    /// `update`); what was signed on the old document is forgotten. False when none is shown.
-    pub fn update_document(&self, pages: Arc<dyn Pages>) -> bool {
+    /// Replace the shown document's pages keeping the viewer's settings (vendor `update`); `sink`
+    /// hears of the new one; what was signed on the old document is forgotten. False when none
+    /// is shown.
+    pub fn update_document(
+        &self,
+        pages: Arc<dyn Pages>,
+        sink: impl Fn(DocEvent) + Send + Sync + 'static,
+    ) -> bool {
         let ready = self.ready_callback();
         let full = self.full();
         let mut st = self.lock();
@@ -683,6 +688,7 @@ impl Pad {
         let mut opts = d.view.opts.clone();
         opts.mode = d.view.mode();
         d.view = DocView::new(pages, opts, self.inner.size, ready);
+        d.sink = Arc::new(sink);
         let signing = d.signing.take().is_some();
         if signing {
             Self::close_window(&mut st);

@@ -1,0 +1,409 @@
+//! PDF signing on the device screen (vendor 9.6, WebSocket only): `show_sign_pdf` shows a
+//! document in the signing screen's viewer, `close_sign_pdf` closes it, `sign_pdf_info` is pushed
+//! to the connection that showed it for every signature and when the signer finishes
+//! (`action: "signoff"`, with the signed PDF the device wrote: `signed_file_path`, an appliance
+//! extension). A client's answer to a push is taken by the WebSocket layer.
+
+use std::sync::{Arc, Mutex};
+
+use api::{
+    handler, ApiError, ApiRequest, ErrorKind, Fields, Reply, Table, Text, Transport, WsPeer,
+};
+use base64::Engine;
+use pdfview::stamp::Stamp;
+use pdfview::{Document, PdfError};
+use serde_json::{json, Map, Value};
+use signpad::docview::{DocOptions, Mode, Pages, Zoom};
+use signpad::pad::DocEvent;
+use signpad::Rect;
+
+use crate::common::{Work, B64};
+use crate::sign::Sign;
+
+/// Largest document shown (bytes).
+pub const MAX_PDF_BYTES: u64 = 64 << 20;
+/// Rendered pages kept by the viewer.
+const CACHE_BYTES: usize = 96 << 20;
+/// Remarks are stamped at this many pixels per point (144 dpi).
+const REMARK_SCALE: f32 = 2.0;
+
+/// The client signing a document: who hears of it, and the document's bytes to sign.
+pub struct PdfClient {
+    peer: WsPeer,
+    original: Arc<Vec<u8>>,
+    file_path: String,
+    /// Bumped for each document shown, so that a late event of an old one is not taken.
+    serial: u64,
+}
+
+#[derive(Default)]
+pub struct PdfSessions {
+    current: Mutex<Option<PdfClient>>,
+    serial: std::sync::atomic::AtomicU64,
+}
+
+impl PdfSessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<PdfClient>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A PDF's pages for the viewer.
+struct PdfPages {
+    doc: Document,
+    sizes: Vec<(f32, f32)>,
+    max_pixels: u64,
+}
+
+impl Pages for PdfPages {
+    fn count(&self) -> usize {
+        self.sizes.len()
+    }
+    fn size(&self, page: usize) -> (f32, f32) {
+        self.sizes.get(page).copied().unwrap_or((595.0, 842.0))
+    }
+    fn render(&self, page: usize, scale: f32) -> Result<image::RgbImage, String> {
+        self.doc
+            .render(page, scale, self.max_pixels)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn pdf_error(e: PdfError) -> ApiError {
+    let (zh, en) = match &e {
+        PdfError::Encrypted => ("PDF 文件已加密或有密码保护，无法显示", e.to_string()),
+        PdfError::Broken => ("不是可读的 PDF 文件", e.to_string()),
+        PdfError::NoPages => ("PDF 文件没有页面", e.to_string()),
+        _ => ("PDF 文件无法处理", e.to_string()),
+    };
+    ApiError::with(ErrorKind::InvalidParam, Text::new(zh.to_string(), en))
+}
+
+fn bad(key: &str, zh: &str, en: &str) -> ApiError {
+    ApiError::invalid(key, Text::new(zh.to_string(), en.to_string()))
+}
+
+fn options(f: &Fields) -> Result<DocOptions, ApiError> {
+    let zoom = match f.str("preview_zoom").map(|s| s.trim().to_ascii_lowercase()) {
+        None => Zoom::FitPage,
+        Some(s) if s.is_empty() => Zoom::FitPage,
+        Some(s) => match s.as_str() {
+            "no_zoom" => Zoom::Percent(50),
+            "fit_width" => Zoom::FitWidth,
+            "fit_height" => Zoom::FitHeight,
+            n => match n.parse::<f64>() {
+                Ok(v) if (1.0..=100.0).contains(&v) => Zoom::Percent(v.round() as u32),
+                _ => {
+                    return Err(bad(
+                        "preview_zoom",
+                        "preview_zoom 应为 1-100、no_zoom、fit_width 或 fit_height",
+                        "preview_zoom must be 1-100, no_zoom, fit_width or fit_height",
+                    ))
+                }
+            },
+        },
+    };
+    let mode = match f.str("default_mode").map(|s| s.trim().to_ascii_lowercase()) {
+        None => Mode::Drag,
+        Some(s) => match s.as_str() {
+            "" | "drag" => Mode::Drag,
+            "sign" => Mode::Sign,
+            "remark" => Mode::Remark,
+            _ => {
+                return Err(bad(
+                    "default_mode",
+                    "default_mode 应为 drag、sign 或 remark",
+                    "default_mode must be drag, sign or remark",
+                ))
+            }
+        },
+    };
+    Ok(DocOptions {
+        zoom,
+        mode,
+        sign: f.bool("sign")?.unwrap_or(true),
+        long_press: f.bool("long_press_trigger_sign")?.unwrap_or(true),
+        cache_bytes: CACHE_BYTES,
+        max_pixels: 40_000_000,
+    })
+}
+
+fn push_signature(
+    peer: &WsPeer,
+    file_path: &str,
+    placed: &signpad::docview::Placed,
+    at_known: bool,
+) {
+    let mut png = Vec::new();
+    let _ = image::DynamicImage::ImageRgba8(placed.image.clone())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+    let mut m = Map::new();
+    m.insert("function".into(), json!("sign_pdf_info"));
+    m.insert("signature".into(), json!(B64.encode(&png)));
+    m.insert("file_path".into(), json!(file_path));
+    if at_known {
+        m.insert(
+            "pos".into(),
+            json!({
+                "page": (placed.page + 1).to_string(),
+                "x": format!("{:.4}", placed.x),
+                "y": format!("{:.4}", placed.y),
+            }),
+        );
+    }
+    // The signature's size on the page (fractions), beyond the vendor's fields.
+    m.insert(
+        "size".into(),
+        json!({"width": format!("{:.4}", placed.w), "height": format!("{:.4}", placed.h)}),
+    );
+    peer.push(&Value::Object(m));
+}
+
+/// The signer finished: close the viewer, write the signed PDF, tell the client.
+fn sign_off(sign: &Sign, serial: u64) {
+    let Some(pad) = sign.pad.as_ref() else { return };
+    let client = {
+        let mut cur = sign.pdf.lock();
+        match cur.as_ref() {
+            Some(c) if c.serial == serial => cur.take(),
+            _ => None,
+        }
+    };
+    let Some(client) = client else { return };
+    let Some((placed, remarks)) = pad.close_document(REMARK_SCALE) else {
+        return;
+    };
+    let mut stamps: Vec<Stamp> = placed
+        .into_iter()
+        .map(|p| Stamp {
+            page: p.page,
+            x: p.x,
+            y: p.y,
+            w: p.w,
+            h: p.h,
+            image: p.image,
+        })
+        .collect();
+    for (page, image) in remarks {
+        stamps.push(Stamp {
+            page,
+            x: 0.0,
+            y: 0.0,
+            w: 1.0,
+            h: 1.0,
+            image,
+        });
+    }
+    let mut m = Map::new();
+    m.insert("function".into(), json!("sign_pdf_info"));
+    m.insert("action".into(), json!("signoff"));
+    m.insert("file_path".into(), json!(client.file_path));
+    if !stamps.is_empty() {
+        let written = pdfview::stamp::stamp(&client.original, &stamps)
+            .map_err(|e| e.to_string())
+            .and_then(|signed| {
+                let id = uuid::Uuid::new_v4().to_string();
+                sign.images
+                    .store
+                    .write_generated_as(&id, "pdf", &signed)
+                    .map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(p) => {
+                let path = sign.images.store.client_path(&p);
+                tracing::info!(file = %path, marks = stamps.len(), "signed PDF written");
+                m.insert("signed_file_path".into(), json!(path));
+            }
+            Err(e) => {
+                tracing::warn!("signed PDF not written: {e}");
+                m.insert("signed_file_error".into(), json!(e));
+            }
+        }
+    }
+    client.peer.push(&Value::Object(m));
+}
+
+fn close(sign: &Sign) -> bool {
+    let had = sign.pdf.lock().take().is_some();
+    let shown = sign
+        .pad
+        .as_ref()
+        .and_then(|p| p.close_document(REMARK_SCALE))
+        .is_some();
+    had || shown
+}
+
+async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
+    let Transport::WebSocket { peer, .. } = &req.transport else {
+        return Err(ApiError::not_available(Text::new(
+            "仅用于 WebSocket",
+            "WebSocket only",
+        )));
+    };
+    let peer = peer.clone();
+    let pad = sign.pad.clone().ok_or_else(crate::sign::no_screen)?;
+    let f = req.fields();
+    let opts = options(&f)?;
+    let update = f.bool("update")?.unwrap_or(false);
+    let fingerprint = f.bool("fingerprint")?.unwrap_or(false);
+    // The document: base64, or a storage path.
+    let b64 = f
+        .raw_str("base64")
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| b.to_string());
+    let file_path = f.str_nonempty("file_path").unwrap_or_default();
+    if b64.is_none() && file_path.is_empty() {
+        return Err(ApiError::missing("file_path"));
+    }
+    let (window, pos_given) = {
+        let (o, _) = sign.options(&req, &pad)?;
+        let given = f.object("pos").is_some();
+        let mut o = o;
+        if !given {
+            let (sw, sh) = pad.size();
+            o.rect = Rect::new(
+                0,
+                0,
+                (sw * 3 / 5).clamp(64, 640),
+                (sh * 9 / 20).clamp(48, 320),
+            );
+        }
+        if o.back.visible.is_none() {
+            o.back.visible = Some(true);
+        }
+        (o, given)
+    };
+    let images = sign.images.clone();
+    let font = sign.cjk_font.clone();
+    let path = file_path.clone();
+    let (data, pages) = api::blocking(move || {
+        let mut work = Work::new(&images);
+        let too_large = || {
+            ApiError::too_large(Text::new(
+                format!("PDF 文件超过 {} MiB", MAX_PDF_BYTES >> 20),
+                format!("the PDF is larger than {} MiB", MAX_PDF_BYTES >> 20),
+            ))
+        };
+        let what = Text::new("PDF 文件", "the PDF");
+        let data = match b64 {
+            Some(b) => {
+                if b.len() as u64 / 4 * 3 > MAX_PDF_BYTES {
+                    return Err(too_large());
+                }
+                work.reserve(b.len() as u64 / 4 * 3 * 4, what)?;
+                crate::common::decode_b64(&b)?
+            }
+            None => {
+                let size = images.store.size(&path)?;
+                if size > MAX_PDF_BYTES {
+                    return Err(too_large());
+                }
+                work.reserve(size * 4, what)?;
+                images.store.read(&path)?
+            }
+        };
+        let data = Arc::new(data);
+        let doc = Document::open(data.to_vec(), Some(font)).map_err(pdf_error)?;
+        let sizes = (0..doc.page_count())
+            .map(|i| doc.page_size(i).unwrap_or((595.0, 842.0)))
+            .collect();
+        Ok((
+            data,
+            PdfPages {
+                doc,
+                sizes,
+                max_pixels: 40_000_000,
+            },
+        ))
+    })
+    .await?;
+    let count = pages.sizes.len();
+    let serial = sign
+        .pdf
+        .serial
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    // Signatures and the sign-off go to this connection only.
+    let sink = {
+        let (weak, peer, fp) = (Arc::downgrade(&sign), peer.clone(), file_path.clone());
+        move |e: DocEvent| match e {
+            DocEvent::Signed { placed, at_known } => push_signature(&peer, &fp, &placed, at_known),
+            DocEvent::Finished => {
+                let weak = weak.clone();
+                // Stamping and writing take a while: not on the compositor's thread.
+                let _ = std::thread::Builder::new()
+                    .name("pdf-signoff".into())
+                    .spawn(move || {
+                        if let Some(sign) = weak.upgrade() {
+                            sign_off(&sign, serial);
+                        }
+                    });
+            }
+        }
+    };
+    let pages: Arc<dyn Pages> = Arc::new(pages);
+    let updated = update && pad.update_document(pages.clone(), sink.clone());
+    if !updated {
+        pad.show_document(pages, opts, window, pos_given, sink);
+    }
+    let old = sign.pdf.lock().replace(PdfClient {
+        peer: peer.clone(),
+        original: data,
+        file_path: file_path.clone(),
+        serial,
+    });
+    if old.is_some_and(|o| o.peer.id() != peer.id()) {
+        tracing::info!("document signing taken over by another client");
+    }
+    tracing::info!(pages = count, updated, file = %file_path, "document shown for signing");
+    // A client that goes away closes what it showed.
+    let weak = Arc::downgrade(&sign);
+    tokio::spawn(async move {
+        peer.closed().await;
+        let Some(sign) = weak.upgrade() else { return };
+        let mine = sign.pdf.lock().as_ref().is_some_and(|c| c.serial == serial);
+        if mine {
+            tracing::info!("the client signing a document went away: viewer closed");
+            close(&sign);
+        }
+    });
+    let mut reply = Reply::ok().with("page_count", count.to_string());
+    if fingerprint {
+        reply = reply.with(
+            "fingerprint",
+            "unavailable: this device has no fingerprint module; the pushes carry no fingerprint",
+        );
+    }
+    Ok(reply)
+}
+
+pub fn register(table: &mut Table, sign: Arc<Sign>) {
+    let s = sign.clone();
+    table.register_ws("show_sign_pdf", handler(move |req| show(s.clone(), req)));
+    let s = sign.clone();
+    table.register_ws(
+        "close_sign_pdf",
+        handler(move |_req| {
+            let s = s.clone();
+            async move {
+                s.pad.as_ref().ok_or_else(crate::sign::no_screen)?;
+                if !close(&s) {
+                    tracing::debug!("close_sign_pdf with no document shown");
+                }
+                Ok(Reply::ok())
+            }
+        }),
+    );
+    table.register_ws(
+        "sign_pdf_info",
+        handler(move |_req| async move {
+            Err(ApiError::invalid(
+                "function",
+                Text::new(
+                    "sign_pdf_info 由设备推送；客户端只可带 code 回复",
+                    "sign_pdf_info is pushed by the device; a client sends it only as an answer carrying code",
+                ),
+            ))
+        }),
+    );
+}
