@@ -20,6 +20,7 @@ if [ "$mode" != run ]; then
   APT_PACKAGES+=(
     gstreamer1.0-tools gstreamer1.0-x
     poppler-utils libtiff-tools qpdf   # qpdf --check reads the signed PDFs
+    poppler-data fonts-urw-base35      # pdftoppm as the rendering reference: CID CMaps, standard fonts
     pcscd vsmartcard-vpcd   # the tests run a private pcscd with virtual cards
     rauc squashfs-tools mmdebstrap e2fsprogs fdisk openssl   # the firmware test image and its update bundles
     shellcheck
@@ -43,10 +44,11 @@ fi
 
 # Test and benchmark peers: independent readers of the documents the device writes (pypdf,
 # poppler, libtiff through Pillow, easyofd for OFD), the tools it is measured against (img2pdf,
-# zxing-cpp), and the OpenAPI document's validators (openapi-spec-validator, jsonschema).
+# zxing-cpp), the OpenAPI document's validators (openapi-spec-validator, jsonschema) and an
+# independent PDF writer for the rendering corpus (reportlab).
 PIP_PACKAGES=(pytest requests websocket-client pillow numpy pypdf img2pdf zxing-cpp easyofd
-              openapi-spec-validator jsonschema)
-if [ "$mode" != run ] && ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd, openapi_spec_validator, jsonschema" 2>/dev/null; then
+              openapi-spec-validator jsonschema reportlab)
+if [ "$mode" != run ] && ! python3 -c "import pytest, requests, websocket, PIL, numpy, pypdf, img2pdf, zxingcpp, easyofd, openapi_spec_validator, jsonschema, reportlab" 2>/dev/null; then
   echo "install-deps: python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi

@@ -31,8 +31,9 @@ fi
 
 if has e2e; then
   step "black-box tests against the built daemon (tests/e2e)"
-  # The daemon and the device simulators (devsim) the tests drive.
-  cargo build --quiet -p cameraserviced -p devsim --bins
+  # The daemon, the device simulators (devsim) the tests drive, and pdfview-render (the device's
+  # PDF renderer on its own, compared with pdftoppm).
+  cargo build --quiet -p cameraserviced -p devsim -p pdfview --bins
   bash tests/units/check.sh   # systemd units: verify, security exposure
   # The replies the tests receive are recorded, then checked against the OpenAPI document.
   replies=$(mktemp)

@@ -44,16 +44,27 @@ def pil_pdf(pages=3, size=(600, 840), colors=((250, 250, 250), (235, 245, 255), 
     return b.getvalue()
 
 
-def text_pdf() -> bytes:
-    """One A4 page of Helvetica text, hand-written (classic xref table)."""
-    content = b"BT /F1 24 Tf 72 760 Td (Contract: please sign below) Tj ET"
+HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+# STSong-Light, not embedded, codes are UCS-2 (viewers draw it with a CJK fallback font).
+STSONG = (b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H "
+          b"/DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light "
+          b"/CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> "
+          b"/FontDescriptor << /Type /FontDescriptor /FontName /STSong-Light /Flags 6 "
+          b"/FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 "
+          b"/CapHeight 880 /StemV 80 >> >>] >>")
+
+
+def text_pdf(content: bytes = b"BT /F1 24 Tf 72 760 Td (Contract: please sign below) Tj ET",
+             font2: bytes = HELVETICA) -> bytes:
+    """One A4 page of text (F1 Helvetica, F2 `font2`), hand-written (classic xref table)."""
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"/Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        HELVETICA,
+        font2,
     ]
     out = bytearray(b"%PDF-1.4\n")
     offs = []
@@ -74,9 +85,21 @@ def toolbar_shown(f: Image.Image) -> bool:
 
 
 def window_shown(f: Image.Image, win) -> bool:
-    """The window's confirm button (its blue) is on the screen."""
-    r, g, b = f.getpixel(ok_of(win))
+    """The window's confirm button (its blue, left of its label) is on the screen."""
+    l, t, w, h = win
+    r, g, b = f.getpixel((l + w - MARGIN - BUTTON_W + 12, t + h - MARGIN - BUTTON_H // 2))
     return r < 90 and b > 150 and b - r > 100
+
+
+def until(cond, timeout=5.0) -> bool:
+    """Poll `cond` (a frame-reading check) until it holds or `timeout` passes."""
+    end = time.time() + timeout
+    while True:
+        if cond():
+            return True
+        if time.time() > end:
+            return False
+        time.sleep(0.1)
 
 
 def b64(data: bytes) -> str:
@@ -102,14 +125,18 @@ def page_box(img: Image.Image):
 
 
 def wait_page(d, timeout=10.0):
+    """The shown page's box, once the viewer (its toolbar) is on the screen."""
     end = time.time() + timeout
     while True:
+        f = frame(d)
         try:
-            return page_box(frame(d))
+            if toolbar_shown(f):
+                return page_box(f)
         except AssertionError:
-            if time.time() > end:
-                raise
-            time.sleep(0.2)
+            pass
+        if time.time() > end:
+            raise AssertionError("no document viewer on the screen")
+        time.sleep(0.2)
 
 
 def key(label: str, long_press=True, sign=True):
@@ -217,9 +244,7 @@ def test_sign_by_tap_push_and_signed_pdf(rig, conn):
     tx, ty = x0 + 0.3 * (x1 - x0), y0 + 0.7 * (y1 - y0)
     pen.tap(round(tx), round(ty))
     win = window_at(round(tx), round(ty))
-    time.sleep(0.3)
-    f = frame(d)
-    assert window_shown(f, win), "no sign window (its confirm button) where tapped"
+    assert until(lambda: window_shown(frame(d), win)), "no sign window (its confirm button) where tapped"
     sign_here(pen, win)
     m = push(conn)
     assert m["file_path"] == "" and set(m["pos"]) == {"page", "x", "y"}, m
@@ -247,8 +272,7 @@ def test_sign_by_tap_push_and_signed_pdf(rig, conn):
         (bx0 / img.width, by0 / img.height, wx, wy)
     assert len(signed) > len(doc)
     # The viewer closed: the toolbar is gone.
-    time.sleep(0.3)
-    assert not toolbar_shown(frame(d))
+    assert until(lambda: not toolbar_shown(frame(d)))
     assert ws_call(conn, "param=get", {"type": "app_version"})["code"] == "0"
 
 
@@ -268,17 +292,17 @@ def test_long_press_in_drag_mode_and_return(rig, conn):
     time.sleep(1.3)
     pen.t += 1300
     assert pen.send(f"up {pen.t}") == "ok"
-    time.sleep(0.3)
-    assert window_shown(frame(d), win), "no window after a long press"
+    assert until(lambda: window_shown(frame(d), win)), "no window after a long press"
     # Return closes it without a push.
     pen.tap(*return_of(win))
-    time.sleep(0.3)
-    assert not window_shown(frame(d), win)
+    assert until(lambda: not window_shown(frame(d), win))
     # Page turning by its key: the second page's colour.
     pen.tap(*key("下一页"))
-    time.sleep(0.5)
-    p = frame(d).getpixel((cx, cy))
-    assert abs(p[0] - 235) < 12 and abs(p[2] - 255) < 12, p
+
+    def second_page():
+        p = frame(d).getpixel((cx, cy))
+        return abs(p[0] - 235) < 12 and abs(p[2] - 255) < 12
+    assert until(second_page), frame(d).getpixel((cx, cy))
     # Nothing signed: the sign-off has no signed file.
     pen.tap(*key("完成"))
     m = push(conn)
@@ -294,8 +318,7 @@ def test_button_signing_without_position_and_remarks(rig, conn):
     x0, y0, x1, y1 = wait_page(d)
     pen.tap(*key("签字", long_press=False))
     win = (100, 80, 500, 260)
-    time.sleep(0.3)
-    assert window_shown(frame(d), win), "no window at pos"
+    assert until(lambda: window_shown(frame(d), win)), "no window at pos"
     sign_here(pen, win)
     m = push(conn)
     assert "pos" not in m and m["signature"], m
@@ -303,10 +326,11 @@ def test_button_signing_without_position_and_remarks(rig, conn):
     pen.tap(*key("批注", long_press=False))
     my = (y0 + y1) // 2
     pen.stroke([(x0 + 40 + 10 * i, my) for i in range(20)])
-    time.sleep(0.3)
-    f = frame(d)
-    near = [f.getpixel((x0 + 140, my + dy)) for dy in range(-4, 5)]
-    assert any(p[0] - p[1] > 70 for p in near), f"no remark ink on the screen: {near}"
+
+    def remark_ink():
+        f = frame(d)
+        return any(p[0] - p[1] > 70 for p in (f.getpixel((x0 + 140, my + dy)) for dy in range(-4, 5)))
+    assert until(remark_ink), "no remark ink on the screen"
     pen.tap(*key("完成", long_press=False))
     m = push(conn)
     assert m["action"] == "signoff", m
@@ -329,8 +353,7 @@ def test_update_keeps_the_window_and_disconnect_closes(rig):
     # Still in sign mode after the update: a tap opens the window.
     pen.tap((x0 + x1) // 2, (y0 + y1) // 2)
     win = window_at((x0 + x1) // 2, (y0 + y1) // 2)
-    time.sleep(0.3)
-    assert window_shown(frame(d), win)
+    assert until(lambda: window_shown(frame(d), win))
     # The client goes away mid-signing: window and viewer close.
     c.close()
     end = time.time() + 5
@@ -415,9 +438,85 @@ def test_xref_stream_original(rig, conn, tmp_path):
     tx, ty = x0 + (x1 - x0) // 2, y0 + (y1 - y0) // 4
     pen.tap(tx, ty)
     win = window_at(tx, ty)
-    time.sleep(0.3)
+    assert until(lambda: window_shown(frame(d), win))
     sign_here(pen, win)
     push(conn)
     pen.tap(*key("完成"))
     m = push(conn)
     check_signed(d, doc, m["signed_file_path"])
+
+
+def test_keyword_opens_the_window_next_to_it(rig, conn):
+    """Appliance extension `keyword`: the sign window opens next to the first place the text is
+    drawn; the signature goes right of it, level with its top."""
+    d, pen = rig
+    # 签字： (UCS-2 7B7E 5B57 FF1A) at (100, 200) 24 pt; an English line above it.
+    doc = text_pdf(b"BT /F1 24 Tf 72 760 Td (Agreement) Tj ET BT /F2 24 Tf 100 200 Td <7B7E5B57FF1A> Tj ET",
+                   STSONG)
+    r = ws_call(conn, "show_sign_pdf", {"base64": b64(doc), "keyword": "签字："})
+    assert r["code"] == "0" and r["keyword_found"] == "true", r
+    kx, ky = float(r["keyword_pos"]["x"]), float(r["keyword_pos"]["y"])
+    # Right of the ink of three 24 pt glyphs from x=100 (the full-width colon inked in its left
+    # half: about 150-172 pt, plus a gap), top near 842 - 200 - 24 = 618 pt.
+    assert 155 / 595 < kx < 200 / 595 and abs(ky - 618 / 842) < 0.015, r["keyword_pos"]
+    x0, y0, x1, y1 = wait_page(d)
+    sx, sy = round(x0 + kx * (x1 - x0)), round(y0 + ky * (y1 - y0))
+    win = window_at(sx, sy)
+    assert until(lambda: window_shown(frame(d), win)), "no sign window next to the keyword"
+    sign_here(pen, win)
+    m = push(conn)
+    assert abs(float(m["pos"]["x"]) - kx) < 0.002 and abs(float(m["pos"]["y"]) - ky) < 0.002, (m["pos"], kx, ky)
+    pen.tap(*key("完成"))
+    m = push(conn)
+    img = rendered(storage_root(d) / m["signed_file_path"].lstrip("/"))
+    # The signature's ink starts right of the keyword, on its line.
+    band = img.crop((0, round(img.height * (ky - 0.02)), img.width, round(img.height * (ky + 0.1))))
+    bx0, _, _, _ = ink_box(band.crop((round(img.width * kx), 0, img.width, band.height)))
+    assert bx0 / img.width < 0.05, bx0
+    # Not found: shown as usual, and the reply says so.
+    r = ws_call(conn, "show_sign_pdf", {"base64": b64(doc), "keyword": "盖章"})
+    assert r["code"] == "0" and r["keyword_found"] == "false" and "keyword_pos" not in r, r
+
+
+def text_top(f: Image.Image) -> int:
+    """The first row above the toolbar with dark (text) pixels."""
+    px = f.load()
+    for y in range(H - BAR):
+        if any(sum(px[x, y]) < 200 for x in range(0, W, 2)):
+            return y
+    raise AssertionError("no text on the screen")
+
+
+def test_zoom_pan_and_view_only(rig, conn):
+    d, pen = rig
+    # preview_zoom 50 is the original size: A4 at 96 dpi is 793 px wide.
+    r = ws_call(conn, "show_sign_pdf", {"base64": b64(text_pdf()), "preview_zoom": "50", "sign": "false"})
+    assert r["code"] == "0", r
+    x0, y0, x1, y1 = wait_page(d)
+    assert abs((x1 - x0) - 595 * 96 / 72) < 10, (x0, x1)
+    # 25 is half that.
+    assert ws_call(conn, "show_sign_pdf", {"base64": b64(text_pdf()), "preview_zoom": "25",
+                                           "sign": "false"})["code"] == "0"
+    assert until(lambda: abs((lambda b: b[2] - b[0])(wait_page(d)) - 595 * 48 / 72) < 10)
+    x0, y0, x1, y1 = wait_page(d)
+    # Without signing there are no sign keys: the keys are 上一页 下一页 缩小 放大 拖动 批注 完成.
+    pen.tap(*key("放大", sign=False))
+    assert until(lambda: abs((lambda b: b[2] - b[0])(wait_page(d)) / (x1 - x0) - 1.25) < 0.05), wait_page(d)
+    # Zoomed in twice more the page is taller than the area: a drag upwards moves it up.
+    pen.tap(*key("放大", sign=False))
+    pen.tap(*key("放大", sign=False))
+    time.sleep(0.4)
+    # Dragged down, the page's top is shown (the pan stops there): its text line in view.
+    pen.stroke([(W // 2, 100 + 40 * i) for i in range(14)])
+    time.sleep(0.5)
+    top = text_top(frame(d))
+    # Dragged up by 60 px: the text moves up by as much.
+    pen.stroke([(W // 2, 400 - 6 * i) for i in range(11)])
+    assert until(lambda: abs(text_top(frame(d)) - (top - 60)) <= 6), (top, text_top(frame(d)))
+    # A tap in drag mode, a long press: nothing opens (signing is off).
+    assert pen.send(f"down {W // 2} 300 0.5 {pen.t}") == "ok"
+    time.sleep(1.2)
+    pen.t += 1200
+    assert pen.send(f"up {pen.t}") == "ok"
+    time.sleep(0.3)
+    assert not window_shown(frame(d), window_at(W // 2, 300))

@@ -244,8 +244,18 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
     let pad = sign.pad.clone().ok_or_else(crate::sign::no_screen)?;
     let f = req.fields();
     let opts = options(&f)?;
+    let window_allowed = opts.sign;
     let update = f.bool("update")?.unwrap_or(false);
     let fingerprint = f.bool("fingerprint")?.unwrap_or(false);
+    // Appliance extension: open the sign window next to the first place this text is drawn.
+    let keyword = f.str("keyword").filter(|k| !k.trim().is_empty());
+    if keyword.as_ref().is_some_and(|k| k.chars().count() > 200) {
+        return Err(bad(
+            "keyword",
+            "keyword 最多 200 个字符",
+            "keyword takes at most 200 characters",
+        ));
+    }
     // The document: base64, or a storage path.
     let b64 = f
         .raw_str("base64")
@@ -276,7 +286,8 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
     let images = sign.images.clone();
     let font = sign.cjk_font.clone();
     let path = file_path.clone();
-    let (data, pages) = api::blocking(move || {
+    let asked_keyword = keyword.is_some();
+    let (data, found, pages) = api::blocking(move || {
         let mut work = Work::new(&images);
         let too_large = || {
             ApiError::too_large(Text::new(
@@ -304,11 +315,22 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
         };
         let data = Arc::new(data);
         let doc = Document::open(data.to_vec(), Some(font)).map_err(pdf_error)?;
-        let sizes = (0..doc.page_count())
+        let sizes: Vec<(f32, f32)> = (0..doc.page_count())
             .map(|i| doc.page_size(i).unwrap_or((595.0, 842.0)))
             .collect();
+        // The keyword's place: right of its last character, level with its top (fractions).
+        let found = keyword.as_deref().and_then(|k| doc.find_text(k)).map(|f| {
+            let (w, h) = sizes[f.page];
+            let gap = (f.y1 - f.y0) * 0.3;
+            (
+                f.page,
+                ((f.x1 + gap) / w.max(1.0)).min(0.98),
+                (f.y0 / h.max(1.0)).clamp(0.0, 0.98),
+            )
+        });
         Ok((
             data,
+            found,
             PdfPages {
                 doc,
                 sizes,
@@ -368,6 +390,21 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
         }
     });
     let mut reply = Reply::ok().with("page_count", count.to_string());
+    if asked_keyword {
+        reply = reply.with(
+            "keyword_found",
+            if found.is_some() { "true" } else { "false" },
+        );
+    }
+    if let Some((page, x, y)) = found {
+        if window_allowed {
+            pad.sign_document_at(page, x, y);
+        }
+        reply = reply.with(
+            "keyword_pos",
+            json!({"page": (page + 1).to_string(), "x": format!("{x:.4}"), "y": format!("{y:.4}")}),
+        );
+    }
     if fingerprint {
         reply = reply.with(
             "fingerprint",

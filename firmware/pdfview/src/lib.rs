@@ -15,6 +15,7 @@ use hayro::{render, PixmapSettings, RenderCache, RenderSettings};
 use image::RgbImage;
 
 pub mod stamp;
+pub mod text;
 
 /// The device's CJK font (fonts-wqy-zenhei), used when a document does not embed its CJK font.
 pub const DEFAULT_CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc";

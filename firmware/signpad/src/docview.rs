@@ -618,6 +618,21 @@ impl DocView {
         (DocAction::None, full)
     }
 
+    /// Show `page` with the point (`fx`, `fy`: page fractions) in view; gives its screen point.
+    pub fn show_point(&mut self, page: usize, fx: f32, fy: f32) -> (f32, f32) {
+        if page != self.page {
+            self.go(page.min(self.pages.count().saturating_sub(1)), false);
+        }
+        let a = self.area();
+        let (pw, ph) = self.page_px();
+        // Centre the point where the page is larger than the area.
+        self.off = (a.w as f32 / 2.0 - fx * pw, a.h as f32 / 2.0 - fy * ph);
+        self.clamp_pan();
+        self.stale = true;
+        let (ox, oy) = self.origin();
+        (ox + fx * pw, oy + fy * ph)
+    }
+
     /// A long press that has come due (drag mode).
     pub fn tick(&mut self, now: Instant) -> DocAction {
         let Some(p) = self.press.as_mut() else {

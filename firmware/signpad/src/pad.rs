@@ -714,6 +714,30 @@ impl Pad {
         Some((d.view.placed.clone(), d.view.remark_pictures(remark_scale)))
     }
 
+    /// Open the document's sign window for a signature at (`fx`, `fy`) of `page` (page
+    /// fractions): the page is shown with that point in view (a keyword found in the document).
+    pub fn sign_document_at(&self, page: usize, fx: f32, fy: f32) {
+        let full = self.full();
+        let mut st = self.lock();
+        let Some(d) = st.doc.as_mut() else { return };
+        let screen = d.view.show_point(page, fx, fy);
+        let page = d.view.page;
+        st.dirty = full;
+        let mut out = Vec::new();
+        doc_action(
+            &mut st,
+            DocAction::Sign {
+                page,
+                at: Some((fx, fy)),
+                screen,
+            },
+            self.inner.font.as_ref(),
+            &mut out,
+        );
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
     /// Whether a document is shown.
     pub fn has_document(&self) -> bool {
         self.lock().doc.is_some()
