@@ -21,3 +21,5 @@ cargo build --release --quiet -p documents -p barcode --examples
 python3 tests/bench/merge_bench.py target/release/cameraserviced target/release/examples/merge_files
 python3 tests/bench/barcode_bench.py target/release/examples/barcode_read
 python3 tests/bench/memory_return.py target/release/cameraserviced
+cargo build --release --quiet -p pdfview --bins
+python3 tests/bench/pdf_bench.py --bin target/release/pdfview-render --rounds 5

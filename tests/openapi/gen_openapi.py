@@ -301,11 +301,19 @@ SHARED_SCHEMAS = {
             "signature": string("PNG, base64."),
             "file_path": string(),
             "pos": obj({"page": string(), "x": string("0..1"), "y": string("0..1")}),
-            "fingerprint": string("PNG, base64."),
-            "action": string('"signoff" when the signing is finished.'),
+            "fingerprint": string("PNG, base64 (never sent: this device has no fingerprint module)."),
+            "size": obj({"width": string("0..1 of the page's width"), "height": string("0..1 of the page's height")},
+                        desc="Appliance extension: the signature's size on the page."),
+            "action": string('"signoff" when the signer pressed 完成.'),
+            "signed_file_path": string("Appliance extension, with signoff: the signed PDF the device wrote "
+                                       "(every signature and remark stamped, an incremental update of the original)."),
+            "signed_file_error": string("With signoff: why the signed PDF could not be written."),
         },
         ("function",),
-        "Vendor 9.6 server push (not built on this firmware).",
+        "Vendor 9.6 server push, to the connection that sent show_sign_pdf only: one per confirmed signature "
+        "(signature, file_path, pos unless the 签字 key opened the window), then {function, action: signoff, "
+        "file_path, signed_file_path?} when the signer finishes. A client may answer with "
+        "{function: sign_pdf_info, code}: taken without a reply.",
     ),
 }
 
@@ -951,10 +959,15 @@ WS_FUNCTIONS = [
     ("video_stream", "WS_ONLY", None,
      "Legacy preview: {camidx, framerate (1-15, default 5)} answers {camidx} and then pushes WsVideoStreamFrame "
      "messages until the connection closes or {\"action\": \"stop\"} is sent; one stream per connection and camera."),
-    ("show_sign_pdf", "WS_ONLY", None, "Vendor 9.6: show a PDF for signing. Not built: \"9\"."),
-    ("close_sign_pdf", "WS_ONLY", None, "Vendor 9.6. Not built: \"9\"."),
-    ("sign_pdf_info", "WS_ONLY", None, "Vendor 9.6: server push (SignPdfInfo) and the client's acknowledgement. "
-                                       "Not built: \"9\"."),
+    ("show_sign_pdf", "WS_ONLY", None,
+     "Vendor 9.6: show a PDF on the signing screen {file_path (storage) | base64, pos, update, sign, default_mode "
+     "drag|sign|remark, preview_zoom 1-100|no_zoom|fit_width|fit_height (default the whole page), "
+     "long_press_trigger_sign, fingerprint, keyword (appliance extension: open the sign window right of the "
+     "first place this text is drawn)}. Pushes SignPdfInfo to this connection. Not a PDF, encrypted, no pages, "
+     "bad options: \"4\"; no screen: \"2\"."),
+    ("close_sign_pdf", "WS_ONLY", None, "Vendor 9.6: close the document viewer and its sign window (no sign-off)."),
+    ("sign_pdf_info", "WS_ONLY", None, "Vendor 9.6: server push (SignPdfInfo). A client's answer carrying code is "
+                                       "taken without a reply; without code: \"4\"."),
     ("get_param", "OLDER_WS_ONLY", "param=get", "The handler of param=get."),
     ("get_resolution", "OLDER_WS_ONLY", "param=get", "param=get with type \"resolution\" unless given."),
     ("set_resolution", "OLDER_WS_ONLY", "param=set", "param=set; width/height at the top level become resolution."),
@@ -969,6 +982,13 @@ WS_ONLY_REPLIES = {
                                                 ("topics",))]},
 }
 WS_ONLY_REPLIES["unsubscribe"] = WS_ONLY_REPLIES["subscribe"]
+WS_ONLY_REPLIES["show_sign_pdf"] = {"allOf": [ref("WsReply"), obj({
+    "page_count": string("Pages of the document shown."),
+    "keyword_found": string('"true"/"false", when keyword was given.'),
+    "keyword_pos": obj({"page": string(), "x": string("0..1"), "y": string("0..1")},
+                       desc="Where the signature goes next to the keyword (its top-left)."),
+    "fingerprint": string("When fingerprint was asked: why no fingerprint is collected."),
+})]}
 
 
 # --------------------------------------------------------------------------- document

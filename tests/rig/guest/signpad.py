@@ -35,6 +35,7 @@ HELPERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helper
 sys.path.insert(0, HELPERS)
 from rigcheck import call, check, daemon, finish  # noqa: E402
 from uinput_pen import Pen  # noqa: E402
+from ws_min import WebSocket  # noqa: E402
 
 MAX = 32767
 BUTTON_W, BUTTON_H, MARGIN = 140, 56, 16
@@ -377,6 +378,141 @@ def run_glass_and_browser(binary):
         server.wait(10)
 
 
+def hand_pdf():
+    """One A4 page of Helvetica text (classic xref table), written here."""
+    content = b"BT /F1 24 Tf 72 760 Td (Contract) Tj ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offs = []
+    for i, o in enumerate(objs):
+        offs.append(len(out))
+        out += b"%d 0 obj\n" % (i + 1) + o + b"\nendobj\n"
+    x = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for o in offs:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, x)
+    return bytes(out)
+
+
+BAR_COLOUR = (0x26, 0x2A, 0x33)  # the document viewer's toolbar
+OK_BLUE = (0x1F, 0x6F, 0xD1)     # a sign window's confirm button
+
+
+def run_pdf(binary):
+    """PDF signing (vendor 9.6) on vkms with the uinput pen: the viewer on the glass, a tap in sign
+    mode and a long press in drag mode open the sign window, the pen signs and confirms, the
+    toolbar's keys work with the pen, the sign-off brings the signed PDF."""
+    tmp = tempfile.mkdtemp()
+    cfg = '[signpad]\nbackend = "drm"\npen = "rig-pen"\n'
+    pen = Pen("rig-pen", MAX, MAX, 4095, 100, True, 0x1209, 0x7001)
+    screen = (1024, 768)
+    bar = max(40, min(72, screen[1] // 10))
+    area_h = screen[1] - bar
+    # The page fitted into the page area (A4), as the viewer lays it out.
+    scale = round(min((screen[0] - 16) / 595, (area_h - 16) / 842) * 100) / 100
+    pw, ph = 595 * scale, 842 * scale
+    ox, oy = (screen[0] - pw) / 2, (area_h - ph) / 2
+    keys = ["上一页", "下一页", "缩小", "放大", "拖动", "签字模式", "批注", "完成"]
+    slot_w = (screen[0] - 8) // (len(keys) + 1)
+
+    def key(label):
+        i = keys.index(label)
+        slot = i + 1 if i >= 2 else i
+        return 4 + slot * slot_w + 2 + (slot_w - 4) // 2, screen[1] - bar + bar // 2
+
+    def tap(x, y):
+        d = to_digitiser(x, y, screen, 0)
+        pen.stroke(d[0], d[1], d[0], d[1], 2, 3000, 0.01)
+
+    def window_at(x, y, w=min(640, screen[0] * 3 // 5), h=min(320, screen[1] * 9 // 20)):
+        return min(max(x, 0), screen[0] - w), min(max(y, 0), area_h - h), w, h
+
+    def ok_point(win):
+        return win[0] + win[2] - MARGIN - BUTTON_W // 2, win[1] + win[3] - MARGIN - BUTTON_H // 2
+
+    def ok_blue_point(win):
+        return win[0] + win[2] - MARGIN - BUTTON_W + 10, win[1] + win[3] - MARGIN - BUTTON_H // 2
+
+    def push(ws):
+        for _ in range(50):
+            m = ws.recv()
+            if m.get("function") == "sign_pdf_info" and "code" not in m:
+                return m
+        return {}
+
+    doc = hand_pdf()
+    try:
+        with daemon(binary, tmp, cfg):
+            time.sleep(1.5)  # the pen is found and grabbed
+            ws = WebSocket("127.0.0.1", 38088)
+            r = ws.call("show_sign_pdf", {"base64": base64.b64encode(doc).decode(), "default_mode": "sign"})
+            check("pdf.show", r.get("code") == "0" and r.get("page_count") == "1", r)
+            ok, c = wait_glass(screen[0] // 2, screen[1] - 3, BAR_COLOUR, 20)
+            check("pdf.viewer-on-the-glass", ok, c)
+            ok, c = wait_glass(round(ox + pw / 2), round(oy + ph / 2), (255, 255, 255), 20)
+            check("pdf.page-on-the-glass", ok, c)
+            # Sign mode: a tap on the page opens the window there; the pen signs and confirms.
+            tx, ty = round(ox + 0.3 * pw), round(oy + 0.6 * ph)
+            tap(tx, ty)
+            win = window_at(tx, ty)
+            ok, c = wait_glass(*ok_blue_point(win), OK_BLUE, 20)
+            check("pdf.tap-opens-the-window", ok, c)
+            a = to_digitiser(win[0] + 60, win[1] + 80, screen, 0)
+            b = to_digitiser(win[0] + 300, win[1] + 120, screen, 0)
+            pen.stroke(a[0], a[1], b[0], b[1], 30, 3000, 0.01)
+            tap(*ok_point(win))
+            m = push(ws)
+            pos = m.get("pos", {})
+            check("pdf.signature-pushed", bool(m.get("signature")) and pos.get("page") == "1"
+                  and abs(float(pos.get("x", -1)) - 0.3) < 0.01 and abs(float(pos.get("y", -1)) - 0.6) < 0.01,
+                  {k: v for k, v in m.items() if k != "signature"})
+            # Drag mode by its key; a long press opens the window; return closes it.
+            tap(*key("拖动"))
+            time.sleep(0.5)
+            lx, ly = round(ox + 0.5 * pw), round(oy + 0.2 * ph)
+            d = to_digitiser(lx, ly, screen, 0)
+            pen.emit(3, 0, d[0])
+            pen.emit(3, 1, d[1])
+            pen.emit(1, 0x140, 1)  # BTN_TOOL_PEN
+            pen.emit(3, 0x18, 2000)  # ABS_PRESSURE
+            pen.emit(1, 0x14A, 1)  # BTN_TOUCH
+            pen.syn()
+            win = window_at(lx, ly)
+            ok, c = wait_glass(*ok_blue_point(win), OK_BLUE, 20)
+            pen.emit(3, 0x18, 0)
+            pen.emit(1, 0x14A, 0)
+            pen.syn()
+            pen.emit(1, 0x140, 0)
+            pen.syn()
+            check("pdf.long-press-opens-the-window", ok, c)
+            tap(win[0] + win[2] - 3 * (MARGIN + BUTTON_W) + BUTTON_W // 2, win[1] + win[3] - MARGIN - BUTTON_H // 2)
+            ok, c = wait_glass(*ok_blue_point(win), (255, 255, 255), 20)
+            check("pdf.return-closes-the-window", ok, c)
+            # 完成: the sign-off with the signed PDF.
+            tap(*key("完成"))
+            m = push(ws)
+            path = m.get("signed_file_path", "")
+            signed = b""
+            if path:
+                with open(os.path.join(tmp, "storage", path.lstrip("/")), "rb") as f:
+                    signed = f.read()
+            check("pdf.signoff-with-signed-pdf", m.get("action") == "signoff" and signed.startswith(doc)
+                  and len(signed) > len(doc), m)
+            ok, c = wait_glass(screen[0] // 2, screen[1] - 3, IDLE, 20)
+            check("pdf.viewer-closed", ok, c)
+            ws.close()
+    finally:
+        pen.close()
+
+
 def main():
     binary = sys.argv[1]
     if not os.path.exists("/dev/dri/card0"):
@@ -388,6 +524,7 @@ def main():
         run(binary, rotation, mode="800x600")
     run(binary, 90, calibrated=True)
     run_golden(binary)
+    run_pdf(binary)
     run_glass_and_browser(binary)
     return finish()
 
