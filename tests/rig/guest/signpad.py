@@ -494,8 +494,13 @@ def run_pdf(binary):
             pen.syn()
             check("pdf.long-press-opens-the-window", ok, c)
             tap(win[0] + win[2] - 3 * (MARGIN + BUTTON_W) + BUTTON_W // 2, win[1] + win[3] - MARGIN - BUTTON_H // 2)
-            ok, c = wait_glass(*ok_blue_point(win), (255, 255, 255), 20)
-            check("pdf.return-closes-the-window", ok, c)
+            end, c = time.time() + 20, None
+            while time.time() < end:
+                c = scanout(*ok_blue_point(win))
+                if c is not None and not near(c, OK_BLUE):
+                    break
+                time.sleep(0.5)
+            check("pdf.return-closes-the-window", c is not None and not near(c, OK_BLUE), c)
             # 完成: the sign-off with the signed PDF.
             tap(*key("完成"))
             m = push(ws)
