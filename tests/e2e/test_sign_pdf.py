@@ -520,3 +520,23 @@ def test_zoom_pan_and_view_only(rig, conn):
     assert pen.send(f"up {pen.t}") == "ok"
     time.sleep(0.3)
     assert not window_shown(frame(d), window_at(W // 2, 300))
+
+
+def test_huge_page_and_zoom_stay_bounded(rig, conn):
+    """A 14400 pt square page (PDF's largest) shows fitted; zooming in stops at the page pixel
+    ceiling and the daemon keeps answering."""
+    d, pen = rig
+    doc = text_pdf().replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 14400 14400]")
+    # The cross-reference offsets move with the edit: rewrite them by letting pypdf repair it.
+    import pypdf
+    w = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(doc)))
+    b = io.BytesIO()
+    w.write(b)
+    r = ws_call(conn, "show_sign_pdf", {"base64": b64(b.getvalue()), "sign": "false"})
+    assert r["code"] == "0", r
+    x0, y0, x1, y1 = wait_page(d)
+    assert abs((x1 - x0) - (y1 - y0)) < 12
+    for _ in range(12):
+        pen.tap(*key("放大", sign=False))
+    assert until(lambda: toolbar_shown(frame(d)))
+    assert ws_call(conn, "param=get", {"type": "app_version"})["code"] == "0"

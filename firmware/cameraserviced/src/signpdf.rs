@@ -23,7 +23,9 @@ use crate::sign::Sign;
 /// Largest document shown (bytes).
 pub const MAX_PDF_BYTES: u64 = 64 << 20;
 /// Rendered pages kept by the viewer.
-const CACHE_BYTES: usize = 96 << 20;
+const CACHE_BYTES: usize = 64 << 20;
+/// Most pixels of one rendered page (A4 at about 300 dpi; a zoom beyond it stops there).
+const PAGE_PIXELS: u64 = 12_000_000;
 /// Remarks are stamped at this many pixels per point (144 dpi).
 const REMARK_SCALE: f32 = 2.0;
 
@@ -124,7 +126,7 @@ fn options(f: &Fields) -> Result<DocOptions, ApiError> {
         sign: f.bool("sign")?.unwrap_or(true),
         long_press: f.bool("long_press_trigger_sign")?.unwrap_or(true),
         cache_bytes: CACHE_BYTES,
-        max_pixels: 40_000_000,
+        max_pixels: PAGE_PIXELS,
     })
 }
 
@@ -334,7 +336,7 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
             PdfPages {
                 doc,
                 sizes,
-                max_pixels: 40_000_000,
+                max_pixels: PAGE_PIXELS,
             },
         ))
     })

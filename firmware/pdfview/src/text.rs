@@ -13,6 +13,9 @@ use hayro::hayro_interpret::{
 
 use crate::{Document, PdfError};
 
+/// Pages a keyword is looked for on (a long document's search stays bounded).
+pub const SEARCH_PAGES: usize = 200;
+
 /// One character drawn on a page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Glyph {
@@ -107,13 +110,14 @@ impl Document {
         Ok(dev.glyphs)
     }
 
-    /// The first place `needle` is drawn (white space ignored on both sides), pages in order.
+    /// The first place `needle` is drawn (white space ignored on both sides), pages in order,
+    /// within the first [`SEARCH_PAGES`] pages.
     pub fn find_text(&self, needle: &str) -> Option<Found> {
         let want: Vec<char> = needle.chars().filter(|c| !c.is_whitespace()).collect();
         if want.is_empty() {
             return None;
         }
-        for page in 0..self.page_count() {
+        for page in 0..self.page_count().min(SEARCH_PAGES) {
             let Ok(glyphs) = self.glyphs(page) else {
                 continue;
             };

@@ -326,9 +326,10 @@ impl DocView {
     fn set_scale(&mut self, s: f32) {
         let (w, h) = self.pages.size(self.page);
         let most = ((self.opts.max_pixels as f32) / (w.max(1.0) * h.max(1.0))).sqrt();
-        // Quantised so that the cache finds a page rendered at the same zoom again.
-        let s = s.clamp(0.05, 8.0).min(most);
-        self.scale = (s * 100.0).round().max(1.0) / 100.0;
+        // Quantised (down, so that a fitted page never overflows) to the cache's key, so that the
+        // cache finds a page rendered at the same zoom again.
+        let s = s.clamp(0.01, 8.0).min(most);
+        self.scale = (s * 1000.0).floor().max(1.0) / 1000.0;
         self.remark_ink = None;
         self.stale = true;
     }

@@ -417,7 +417,7 @@ def run_pdf(binary):
     bar = max(40, min(72, screen[1] // 10))
     area_h = screen[1] - bar
     # The page fitted into the page area (A4), as the viewer lays it out.
-    scale = round(min((screen[0] - 16) / 595, (area_h - 16) / 842) * 100) / 100
+    scale = int(min((screen[0] - 16) / 595, (area_h - 16) / 842) * 1000) / 1000
     pw, ph = 595 * scale, 842 * scale
     ox, oy = (screen[0] - pw) / 2, (area_h - ph) / 2
     keys = ["上一页", "下一页", "缩小", "放大", "拖动", "签字模式", "批注", "完成"]
