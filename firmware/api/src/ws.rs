@@ -47,6 +47,27 @@ impl WsPeer {
         }
     }
 
+    /// Queue a JSON object that must not be dropped (an end-of-session message), waiting up to
+    /// `timeout` for room; from a thread outside the async runtime. False when the client is
+    /// gone or took nothing for that long.
+    pub fn push_wait(&self, v: &Value, timeout: Duration) -> bool {
+        let mut msg = (Utf8Bytes::from(v.to_string()), None);
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(m)) => {
+                    if std::time::Instant::now() >= end {
+                        return false;
+                    }
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
     /// Whether the queue has room (so a producer can skip encoding work for a slow client).
     pub fn has_room(&self) -> bool {
         self.tx.capacity() > 0

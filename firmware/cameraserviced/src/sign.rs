@@ -444,11 +444,23 @@ impl Sign {
     }
 
     pub fn options(&self, req: &ApiRequest, pad: &Pad) -> Result<(SignOptions, String), ApiError> {
+        let (sw, sh) = pad.size();
+        self.options_in(req, pad, Rect::new(0, 0, sw, sh))
+    }
+
+    /// The sign window's options; `default` is its rectangle without `pos` (button and valid
+    /// rectangles are read relative to the window's size).
+    pub fn options_in(
+        &self,
+        req: &ApiRequest,
+        pad: &Pad,
+        default: Rect,
+    ) -> Result<(SignOptions, String), ApiError> {
         let f = req.fields();
         let (sw, sh) = pad.size();
         let rect = match f.object("pos") {
             Some(o) => position(&o, sw, sh)?,
-            None => Rect::new(0, 0, sw, sh),
+            None => default,
         };
         let mut o = SignOptions::new(rect);
         if let Some(t) = f.object("tip_message") {

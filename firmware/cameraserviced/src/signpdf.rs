@@ -13,6 +13,7 @@ use base64::Engine;
 use pdfview::stamp::Stamp;
 use pdfview::{Document, PdfError};
 use serde_json::{json, Map, Value};
+use signpad::docview::DocMarks;
 use signpad::docview::{DocOptions, Mode, Pages, Zoom};
 use signpad::pad::DocEvent;
 use signpad::Rect;
@@ -36,6 +37,8 @@ pub struct PdfClient {
     file_path: String,
     /// Bumped for each document shown, so that a late event of an old one is not taken.
     serial: u64,
+    /// Dropped with the session: ends its watch on the connection.
+    _ended: tokio::sync::oneshot::Sender<()>,
 }
 
 #[derive(Default)]
@@ -161,9 +164,8 @@ fn push_signature(
     peer.push(&Value::Object(m));
 }
 
-/// The signer finished: close the viewer, write the signed PDF, tell the client.
-fn sign_off(sign: &Sign, serial: u64) {
-    let Some(pad) = sign.pad.as_ref() else { return };
+/// The signer finished (the viewer has closed): write the signed PDF, tell the client.
+fn sign_off(sign: &Sign, serial: u64, marks: DocMarks) {
     let client = {
         let mut cur = sign.pdf.lock();
         match cur.as_ref() {
@@ -172,11 +174,11 @@ fn sign_off(sign: &Sign, serial: u64) {
         }
     };
     let Some(client) = client else { return };
-    let Some((placed, remarks)) = pad.close_document(REMARK_SCALE) else {
-        return;
-    };
-    let mut stamps: Vec<Stamp> = placed
-        .into_iter()
+    let stamps: Vec<Stamp> = marks
+        .placed
+        .iter()
+        .cloned()
+        .chain(marks.remark_pictures(REMARK_SCALE))
         .map(|p| Stamp {
             page: p.page,
             x: p.x,
@@ -186,16 +188,6 @@ fn sign_off(sign: &Sign, serial: u64) {
             image: p.image,
         })
         .collect();
-    for (page, image) in remarks {
-        stamps.push(Stamp {
-            page,
-            x: 0.0,
-            y: 0.0,
-            w: 1.0,
-            h: 1.0,
-            image,
-        });
-    }
     let mut m = Map::new();
     m.insert("function".into(), json!("sign_pdf_info"));
     m.insert("action".into(), json!("signoff"));
@@ -222,17 +214,32 @@ fn sign_off(sign: &Sign, serial: u64) {
             }
         }
     }
-    client.peer.push(&Value::Object(m));
+    // The sign-off is not dropped for a full queue (a slow reader waits for it, up to 10 s).
+    if !client
+        .peer
+        .push_wait(&Value::Object(m), std::time::Duration::from_secs(10))
+    {
+        tracing::info!(
+            "the sign-off could not be delivered: the client went away or takes nothing"
+        );
+    }
 }
 
-fn close(sign: &Sign) -> bool {
-    let had = sign.pdf.lock().take().is_some();
+/// End the signing session numbered `serial` (any with None) and close its viewer. False when
+/// there was none.
+fn close(sign: &Sign, serial: Option<u64>) -> bool {
+    let mut cur = sign.pdf.lock();
+    let n = match (cur.as_ref(), serial) {
+        (Some(c), Some(s)) if c.serial != s => return false,
+        (Some(c), _) => Some(c.serial),
+        (None, _) => None,
+    };
+    cur.take();
     let shown = sign
         .pad
         .as_ref()
-        .and_then(|p| p.close_document(REMARK_SCALE))
-        .is_some();
-    had || shown
+        .is_some_and(|p| p.close_document(n.or(serial)));
+    n.is_some() || shown
 }
 
 async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
@@ -247,6 +254,8 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
     let f = req.fields();
     let opts = options(&f)?;
     let window_allowed = opts.sign;
+    let zoom_given = f.str("preview_zoom").is_some_and(|z| !z.trim().is_empty());
+    let mode_given = f.str("default_mode").is_some_and(|m| !m.trim().is_empty());
     let update = f.bool("update")?.unwrap_or(false);
     let fingerprint = f.bool("fingerprint")?.unwrap_or(false);
     // Appliance extension: open the sign window next to the first place this text is drawn.
@@ -268,22 +277,19 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
         return Err(ApiError::missing("file_path"));
     }
     let (window, pos_given) = {
-        let (o, _) = sign.options(&req, &pad)?;
-        let given = f.object("pos").is_some();
-        let mut o = o;
-        if !given {
-            let (sw, sh) = pad.size();
-            o.rect = Rect::new(
-                0,
-                0,
-                (sw * 3 / 5).clamp(64, 640),
-                (sh * 9 / 20).clamp(48, 320),
-            );
-        }
+        // Without pos: 3/5 x 9/20 of the screen (at most 640x320), placed where signed.
+        let (sw, sh) = pad.size();
+        let default = Rect::new(
+            0,
+            0,
+            (sw * 3 / 5).clamp(64, 640),
+            (sh * 9 / 20).clamp(48, 320),
+        );
+        let (mut o, _) = sign.options_in(&req, &pad, default)?;
         if o.back.visible.is_none() {
             o.back.visible = Some(true);
         }
-        (o, given)
+        (o, f.object("pos").is_some())
     };
     let images = sign.images.clone();
     let font = sign.cjk_font.clone();
@@ -316,7 +322,7 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
             }
         };
         let data = Arc::new(data);
-        let doc = Document::open(data.to_vec(), Some(font)).map_err(pdf_error)?;
+        let doc = Document::open_shared(data.clone(), Some(font)).map_err(pdf_error)?;
         let sizes: Vec<(f32, f32)> = (0..doc.page_count())
             .map(|i| doc.page_size(i).unwrap_or((595.0, 842.0)))
             .collect();
@@ -352,43 +358,63 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
         let (weak, peer, fp) = (Arc::downgrade(&sign), peer.clone(), file_path.clone());
         move |e: DocEvent| match e {
             DocEvent::Signed { placed, at_known } => push_signature(&peer, &fp, &placed, at_known),
-            DocEvent::Finished => {
+            DocEvent::Finished(marks) => {
                 let weak = weak.clone();
                 // Stamping and writing take a while: not on the compositor's thread.
                 let _ = std::thread::Builder::new()
                     .name("pdf-signoff".into())
                     .spawn(move || {
                         if let Some(sign) = weak.upgrade() {
-                            sign_off(&sign, serial);
+                            sign_off(&sign, serial, marks);
                         }
                     });
             }
         }
     };
     let pages: Arc<dyn Pages> = Arc::new(pages);
-    let updated = update && pad.update_document(pages.clone(), sink.clone());
-    if !updated {
-        pad.show_document(pages, opts, window, pos_given, sink);
-    }
-    let old = sign.pdf.lock().replace(PdfClient {
-        peer: peer.clone(),
-        original: data,
-        file_path: file_path.clone(),
-        serial,
-    });
-    if old.is_some_and(|o| o.peer.id() != peer.id()) {
-        tracing::info!("document signing taken over by another client");
-    }
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+    // The screen and the session change together (one show, update, close or sign-off at a
+    // time), so a late close or sign-off of an older document never meets a newer one.
+    let updated = {
+        let mut cur = sign.pdf.lock();
+        let updated = update
+            && pad.update_document(
+                serial,
+                pages.clone(),
+                opts.clone(),
+                !zoom_given,
+                !mode_given,
+                sink.clone(),
+            );
+        if !updated {
+            pad.show_document(serial, pages, opts, window, pos_given, sink);
+        }
+        if let (Some((page, x, y)), true) = (found, window_allowed) {
+            pad.sign_document_at(serial, page, x, y);
+        }
+        let old = cur.replace(PdfClient {
+            peer: peer.clone(),
+            original: data,
+            file_path: file_path.clone(),
+            serial,
+            _ended: ended_tx,
+        });
+        if old.is_some_and(|o| o.peer.id() != peer.id()) {
+            tracing::info!("document signing taken over by another client");
+        }
+        updated
+    };
     tracing::info!(pages = count, updated, file = %file_path, "document shown for signing");
-    // A client that goes away closes what it showed.
+    // A client that goes away closes what it showed (the watch ends with the session).
     let weak = Arc::downgrade(&sign);
     tokio::spawn(async move {
-        peer.closed().await;
+        tokio::select! {
+            _ = peer.closed() => {}
+            _ = ended_rx => return,
+        }
         let Some(sign) = weak.upgrade() else { return };
-        let mine = sign.pdf.lock().as_ref().is_some_and(|c| c.serial == serial);
-        if mine {
+        if close(&sign, Some(serial)) {
             tracing::info!("the client signing a document went away: viewer closed");
-            close(&sign);
         }
     });
     let mut reply = Reply::ok().with("page_count", count.to_string());
@@ -399,9 +425,6 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
         );
     }
     if let Some((page, x, y)) = found {
-        if window_allowed {
-            pad.sign_document_at(page, x, y);
-        }
         reply = reply.with(
             "keyword_pos",
             json!({"page": (page + 1).to_string(), "x": format!("{x:.4}"), "y": format!("{y:.4}")}),
@@ -426,7 +449,7 @@ pub fn register(table: &mut Table, sign: Arc<Sign>) {
             let s = s.clone();
             async move {
                 s.pad.as_ref().ok_or_else(crate::sign::no_screen)?;
-                if !close(&s) {
+                if !close(&s, None) {
                     tracing::debug!("close_sign_pdf with no document shown");
                 }
                 Ok(Reply::ok())

@@ -72,6 +72,14 @@ impl Document {
     /// Read `data`; `cjk_font` is the font drawn for non-embedded CJK text (None: standard
     /// fonts only).
     pub fn open(data: Vec<u8>, cjk_font: Option<PathBuf>) -> Result<Document, PdfError> {
+        Self::open_shared(Arc::new(data), cjk_font)
+    }
+
+    /// [`Document::open`] of bytes the caller keeps too (not copied).
+    pub fn open_shared(
+        data: Arc<Vec<u8>>,
+        cjk_font: Option<PathBuf>,
+    ) -> Result<Document, PdfError> {
         let pdf = Pdf::new(data).map_err(|e| match e {
             LoadPdfError::Decryption(_) => PdfError::Encrypted,
             LoadPdfError::Invalid => PdfError::Broken,

@@ -53,7 +53,9 @@ fn inherited<'a>(doc: &'a lopdf::Document, page: ObjectId, key: &[u8]) -> Option
     None
 }
 
-/// The page's visible box (CropBox, else MediaBox) as llx, lly, urx, ury, and its rotation.
+/// The page's visible box as the renderer shows it (CropBox within MediaBox; A4 without a usable
+/// MediaBox, and the MediaBox when the CropBox does not overlap it) as llx, lly, urx, ury, and its
+/// rotation.
 fn page_box(doc: &lopdf::Document, page: ObjectId) -> Result<([f32; 4], i64), PdfError> {
     let rect = |o: Option<&Object>| -> Option<[f32; 4]> {
         let a = o?.as_array().ok()?;
@@ -64,16 +66,31 @@ fn page_box(doc: &lopdf::Document, page: ObjectId) -> Result<([f32; 4], i64), Pd
         for (i, x) in a.iter().enumerate() {
             v[i] = number(doc.dereference(x).ok()?.1)?;
         }
-        Some([
+        let r = [
             v[0].min(v[2]),
             v[1].min(v[3]),
             v[0].max(v[2]),
             v[1].max(v[3]),
-        ])
+        ];
+        (r[2] > r[0] && r[3] > r[1]).then_some(r)
     };
-    let b = rect(inherited(doc, page, b"CropBox"))
-        .or_else(|| rect(inherited(doc, page, b"MediaBox")))
-        .ok_or(PdfError::Broken)?;
+    let media = rect(inherited(doc, page, b"MediaBox")).unwrap_or([0.0, 0.0, 595.0, 842.0]);
+    let b = match rect(inherited(doc, page, b"CropBox")) {
+        Some(c) => {
+            let i = [
+                c[0].max(media[0]),
+                c[1].max(media[1]),
+                c[2].min(media[2]),
+                c[3].min(media[3]),
+            ];
+            if i[2] > i[0] && i[3] > i[1] {
+                i
+            } else {
+                media
+            }
+        }
+        None => media,
+    };
     let rot = inherited(doc, page, b"Rotate")
         .and_then(|o| o.as_i64().ok())
         .unwrap_or(0)
@@ -145,6 +162,8 @@ pub fn stamp(original: &[u8], stamps: &[Stamp]) -> Result<Vec<u8>, PdfError> {
         }
         by_page.entry(s.page).or_default().push(s);
     }
+    // Names no earlier revision used: the file's length differs at every update.
+    let round = original.len();
     let mut serial = 0usize;
     for (page, list) in by_page {
         let page_id = page_ids[page];
@@ -155,8 +174,7 @@ pub fn stamp(original: &[u8], stamps: &[Stamp]) -> Result<Vec<u8>, PdfError> {
         let mut ops = String::from("Q\n");
         for s in list {
             serial += 1;
-            // A name no document of ours would already use on that page.
-            let name = format!("CsSig{serial}");
+            let name = format!("CsSig{round}x{serial}");
             let id = image_objects(&mut inc, &s.image)?;
             inc.add_xobject(page_id, name.as_bytes(), id).map_err(lo)?;
             let (u0, v0) = (s.x * sw, s.y * sh);
@@ -218,9 +236,13 @@ mod tests {
 
     /// A green square with a transparent border.
     fn mark() -> RgbaImage {
+        mark_of([0, 160, 0])
+    }
+
+    fn mark_of(c: [u8; 3]) -> RgbaImage {
         RgbaImage::from_fn(40, 40, |x, y| {
             if (5..35).contains(&x) && (5..35).contains(&y) {
-                Rgba([0, 160, 0, 255])
+                Rgba([c[0], c[1], c[2], 255])
             } else {
                 Rgba([0, 0, 0, 0])
             }
@@ -246,6 +268,8 @@ mod tests {
             "/Rotate 270",
             "/CropBox [50 40 350 440]",
             "/Rotate 90 /CropBox [50 40 350 440]",
+            // A crop box reaching past the media box: what is shown is their overlap.
+            "/CropBox [-30 0 430 500]",
         ] {
             // A red bar along the bottom-left of the page (user space).
             let orig = pdf_with_page("1 0 0 rg 60 50 80 20 re f", 400, 500, FONT, extra);
@@ -303,13 +327,22 @@ mod tests {
         };
         // Two stamps on the second page, one on the first; stamping the result again works.
         let once = stamp(&orig, &[at(1), at(0), Stamp { x: 0.5, ..at(1) }]).unwrap();
-        let twice = stamp(&once, &[at(0)]).unwrap();
+        // A second signer elsewhere on the same page: the first signature stays.
+        let blue = Stamp {
+            y: 0.1,
+            image: mark_of([0, 0, 200]),
+            ..at(0)
+        };
+        let twice = stamp(&once, &[blue]).unwrap();
         assert!(twice.starts_with(&once) && once.starts_with(&orig));
         let doc = Document::open(twice, None).unwrap();
         for p in 0..2 {
             let img = doc.render(p, 1.0, 10_000_000).unwrap();
             assert!(green(&img, 0.25, 0.8), "page {p}");
         }
+        let img = doc.render(0, 1.0, 10_000_000).unwrap();
+        let p = img.get_pixel(img.width() / 4, img.height() / 5).0;
+        assert!(p[2] > 150 && p[1] < 60, "the second signature: {p:?}");
         let img = doc.render(1, 1.0, 10_000_000).unwrap();
         assert!(green(&img, 0.65, 0.8));
         assert_eq!(

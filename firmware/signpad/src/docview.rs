@@ -38,6 +38,8 @@ pub enum Zoom {
     FitHeight,
     /// The whole page.
     FitPage,
+    /// A scale (px per point) chosen with the zoom keys.
+    Scale(f32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +90,51 @@ pub struct Placed {
     pub image: RgbaImage,
 }
 
+/// What was placed on a document: the signatures, and the remarks as strokes in page points.
+#[derive(Clone, Default)]
+pub struct DocMarks {
+    pub placed: Vec<Placed>,
+    remarks: HashMap<usize, Vec<Vec<PenSample>>>,
+    sizes: HashMap<usize, (f32, f32)>,
+}
+
+impl DocMarks {
+    /// The remarks of each page as pictures cropped to their ink, placed like signatures
+    /// (fractions of the page), drawn at `scale` px per point (less on a page that would need
+    /// more than 8 MP).
+    pub fn remark_pictures(&self, scale: f32) -> Vec<Placed> {
+        let mut out = Vec::new();
+        let mut pages: Vec<_> = self.remarks.keys().copied().collect();
+        pages.sort();
+        for page in pages {
+            let (w, h) = self.sizes.get(&page).copied().unwrap_or((595.0, 842.0));
+            let (w, h) = (w.max(1.0), h.max(1.0));
+            let s = scale.min((8_000_000.0 / (w * h)).sqrt());
+            let (pw, ph) = (
+                (w * s).ceil().max(1.0) as u32,
+                (h * s).ceil().max(1.0) as u32,
+            );
+            let mut ink = InkLayer::new(pw, ph, remark_style(s), Rect::new(0, 0, pw, ph));
+            replay(&mut ink, self.remarks.get(&page), s);
+            if let Some((img, r)) = crop_ink(&ink, REMARK, 0) {
+                out.push(Placed {
+                    page,
+                    x: r.x as f32 / pw as f32,
+                    y: r.y as f32 / ph as f32,
+                    w: r.w as f32 / pw as f32,
+                    h: r.h as f32 / ph as f32,
+                    image: img,
+                });
+            }
+        }
+        out
+    }
+}
+
 /// Points per inch and the screen's pixels per inch at the original size.
 const ORIGINAL_SCALE: f32 = 96.0 / 72.0;
+/// The renderer's largest picture side.
+const MAX_SIDE: f32 = 16000.0;
 /// A press held this long without moving is a long press.
 pub const LONG_PRESS: Duration = Duration::from_millis(800);
 /// Movement (px) under which a press is a tap or a long press.
@@ -218,6 +263,8 @@ struct Press {
     moved: bool,
     last: (f32, f32),
     long_done: bool,
+    /// A remark stroke was started by this press (on the page).
+    stroke: bool,
 }
 
 impl Drop for DocView {
@@ -272,6 +319,11 @@ impl DocView {
         v
     }
 
+    /// The screen's size.
+    pub fn screen(&self) -> (u32, u32) {
+        self.screen
+    }
+
     /// The mode the signer is in.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -317,6 +369,7 @@ impl DocView {
             Zoom::FitPage => {
                 ((a.w as f32 - 16.0).max(16.0) / w).min((a.h as f32 - 16.0).max(16.0) / h)
             }
+            Zoom::Scale(s) => s,
         };
         self.set_scale(s);
         self.off = (0.0, 0.0);
@@ -325,7 +378,9 @@ impl DocView {
 
     fn set_scale(&mut self, s: f32) {
         let (w, h) = self.pages.size(self.page);
-        let most = ((self.opts.max_pixels as f32) / (w.max(1.0) * h.max(1.0))).sqrt();
+        let most = ((self.opts.max_pixels as f32) / (w.max(1.0) * h.max(1.0)))
+            .sqrt()
+            .min(MAX_SIDE / w.max(h).max(1.0));
         // Quantised (down, so that a fitted page never overflows) to the cache's key, so that the
         // cache finds a page rendered at the same zoom again.
         let s = s.clamp(0.01, 8.0).min(most);
@@ -425,7 +480,7 @@ impl DocView {
         let s = self.scale;
         // A fitted zoom fits each page; a chosen zoom stays.
         match self.opts.zoom {
-            Zoom::Percent(_) => self.set_scale(s),
+            Zoom::Percent(_) | Zoom::Scale(_) => self.set_scale(s),
             _ => self.set_scale_for_page(),
         }
         let a = self.area();
@@ -441,8 +496,8 @@ impl DocView {
         let (ox, oy) = self.origin();
         let (cx, cy) = (a.w as f32 / 2.0, a.h as f32 / 2.0);
         let (px, py) = ((cx - ox) / self.scale, (cy - oy) / self.scale);
-        self.opts.zoom = Zoom::Percent(50);
         self.set_scale(self.scale * f);
+        self.opts.zoom = Zoom::Scale(self.scale);
         self.off = (cx - px * self.scale, cy - py * self.scale);
         self.clamp_pan();
     }
@@ -464,6 +519,38 @@ impl DocView {
         self.remark_ink.as_mut().expect("made above")
     }
 
+    /// A remark pen sample while the pen is down: a stroke starts where the pen first touches the
+    /// page and goes on while it is held. Gives the screen damage.
+    fn remark(&mut self, s: &PenSample) -> Rect {
+        let Some(mut p) = self.press else {
+            return Rect::default();
+        };
+        let (px, py) = self.page_point(s.x, s.y);
+        let sc = self.scale;
+        let d = if !p.stroke {
+            if self.on_page(s.x, s.y).is_none() {
+                return Rect::default();
+            }
+            p.stroke = true;
+            self.press = Some(p);
+            self.remarks
+                .entry(self.page)
+                .or_default()
+                .push(vec![PenSample { x: px, y: py, ..*s }]);
+            self.remark_layer()
+                .down(px * sc, py * sc, s.pressure, s.t_ms)
+        } else {
+            if let Some(stroke) = self.remarks.get_mut(&self.page).and_then(|v| v.last_mut()) {
+                stroke.push(PenSample { x: px, y: py, ..*s });
+            }
+            self.remark_layer()
+                .moved(px * sc, py * sc, s.pressure, s.t_ms)
+        };
+        // The viewer's picture carries the ink.
+        self.stale = true;
+        self.page_damage(d)
+    }
+
     /// A pen sample (screen coordinates). Gives the action and the screen damage.
     pub fn pen(&mut self, s: &PenSample, prev: bool) -> (DocAction, Rect) {
         let full = Rect::new(0, 0, self.screen.0, self.screen.1);
@@ -478,19 +565,11 @@ impl DocView {
                     moved: false,
                     last: (s.x, s.y),
                     long_done: false,
+                    stroke: false,
                 });
                 self.overscroll = 0.0;
-                if key.is_none() && self.mode == Mode::Remark && self.on_page(s.x, s.y).is_some() {
-                    let (px, py) = self.page_point(s.x, s.y);
-                    self.remarks
-                        .entry(self.page)
-                        .or_default()
-                        .push(vec![PenSample { x: px, y: py, ..*s }]);
-                    let sc = self.scale;
-                    let d = self
-                        .remark_layer()
-                        .down(px * sc, py * sc, s.pressure, s.t_ms);
-                    return (DocAction::None, self.page_damage(d));
+                if key.is_none() && self.mode == Mode::Remark {
+                    return (DocAction::None, self.remark(s));
                 }
                 (DocAction::None, Rect::default())
             }
@@ -508,21 +587,7 @@ impl DocView {
                     return (DocAction::None, Rect::default());
                 }
                 match self.mode {
-                    Mode::Remark => {
-                        let (ox, oy) = self.origin();
-                        let Some(stroke) =
-                            self.remarks.get_mut(&self.page).and_then(|v| v.last_mut())
-                        else {
-                            return (DocAction::None, Rect::default());
-                        };
-                        let (px, py) = ((s.x - ox) / self.scale, (s.y - oy) / self.scale);
-                        stroke.push(PenSample { x: px, y: py, ..*s });
-                        let sc = self.scale;
-                        let d = self
-                            .remark_layer()
-                            .moved(px * sc, py * sc, s.pressure, s.t_ms);
-                        (DocAction::None, self.page_damage(d))
-                    }
+                    Mode::Remark => (DocAction::None, self.remark(s)),
                     _ if p.moved => {
                         let before = self.off;
                         self.off.0 += dx;
@@ -557,9 +622,12 @@ impl DocView {
                     return self.press_key(k);
                 }
                 if self.mode == Mode::Remark {
-                    if let Some(ink) = self.remark_ink.as_mut() {
-                        let d = ink.up();
-                        return (DocAction::None, self.page_damage(d));
+                    if p.stroke {
+                        if let Some(ink) = self.remark_ink.as_mut() {
+                            let d = ink.up();
+                            self.stale = true;
+                            return (DocAction::None, self.page_damage(d));
+                        }
                     }
                     return (DocAction::None, Rect::default());
                 }
@@ -664,8 +732,13 @@ impl DocView {
     /// When a long press comes due, if one is pending.
     pub fn next_timer(&self) -> Option<Instant> {
         let p = self.press?;
-        (self.mode == Mode::Drag && !p.moved && !p.long_done && p.key.is_none())
-            .then_some(p.at + LONG_PRESS)
+        (self.mode == Mode::Drag
+            && self.opts.sign
+            && self.opts.long_press
+            && !p.moved
+            && !p.long_done
+            && p.key.is_none())
+        .then_some(p.at + LONG_PRESS)
     }
 
     /// The pen was taken by a window opened over the viewer: forget the press.
@@ -682,32 +755,19 @@ impl DocView {
         self.stale = true;
     }
 
-    /// The remarks of each page as a picture covering the whole page (`scale` px per point).
-    pub fn remark_pictures(&self, scale: f32) -> Vec<(usize, RgbaImage)> {
-        let mut out = Vec::new();
-        let mut pages: Vec<_> = self.remarks.keys().copied().collect();
-        pages.sort();
-        for page in pages {
-            let (w, h) = self.pages.size(page);
-            let most = (8_000_000.0 / (w.max(1.0) * h.max(1.0))).sqrt();
-            let s = scale.min(most);
-            let (pw, ph) = (
-                (w * s).ceil().max(1.0) as u32,
-                (h * s).ceil().max(1.0) as u32,
-            );
-            let mut ink = InkLayer::new(pw, ph, remark_style(s), Rect::new(0, 0, pw, ph));
-            replay(&mut ink, self.remarks.get(&page), s);
-            if ink.is_empty() {
-                continue;
-            }
-            let mask = ink.mask();
-            let img = RgbaImage::from_fn(pw, ph, |x, y| {
-                let a = mask[(y * pw + x) as usize];
-                image::Rgba([REMARK[0], REMARK[1], REMARK[2], a])
-            });
-            out.push((page, img));
+    /// What was placed on the document so far: signatures and remark strokes (cheap to take;
+    /// the remark pictures are made later by [`DocMarks::remark_pictures`]).
+    pub fn marks(&self) -> DocMarks {
+        let sizes = self
+            .remarks
+            .keys()
+            .map(|&p| (p, self.pages.size(p)))
+            .collect();
+        DocMarks {
+            placed: self.placed.clone(),
+            remarks: self.remarks.clone(),
+            sizes,
         }
-        out
     }
 
     /// The viewer's picture (the whole screen), redrawn if something changed.

@@ -19,7 +19,7 @@ use image::{Rgb, RgbImage};
 use imaging::watermark::{text, text_width};
 use tokio::sync::watch;
 
-use crate::docview::{crop_ink, DocAction, DocOptions, DocView, Pages, Placed};
+use crate::docview::{crop_ink, DocAction, DocMarks, DocOptions, DocView, Pages, Placed};
 use crate::panel::{Panel, PanelOptions};
 use crate::screen::Screen;
 use crate::window::{Action, ButtonKind, SignOptions, SignWindow};
@@ -100,17 +100,16 @@ pub enum DocEvent {
     /// A signature was confirmed and placed (`at_known`: placed where the signer pointed, not by
     /// the "签字" button).
     Signed { placed: Placed, at_known: bool },
-    /// The signer pressed "完成".
-    Finished,
+    /// The signer pressed "完成": the viewer closed; what was placed on the document.
+    Finished(DocMarks),
 }
-
-/// What was placed on a document: the signatures, and the remarks as page pictures.
-pub type DocumentMarks = (Vec<Placed>, Vec<(usize, image::RgbaImage)>);
 
 type DocSink = Arc<dyn Fn(DocEvent) + Send + Sync>;
 
 /// The document being signed: the viewer, where its sign window goes, who hears of it.
 struct DocSession {
+    /// The caller's number for this document (a late close of an older one leaves it alone).
+    serial: u64,
     view: DocView,
     /// The sign window's options; its rectangle is used as is when `pos_given`, else its size
     /// only, placed next to the point signed.
@@ -647,6 +646,7 @@ impl Pad {
     /// lock).
     pub fn show_document(
         &self,
+        serial: u64,
         pages: Arc<dyn Pages>,
         opts: DocOptions,
         window: SignOptions,
@@ -660,6 +660,7 @@ impl Pad {
             Self::close_window(&mut st);
         }
         st.doc = Some(DocSession {
+            serial,
             view,
             window,
             pos_given,
@@ -671,12 +672,17 @@ impl Pad {
         self.inner.wake.notify_one();
     }
 
-    /// Replace the shown document's pages keeping the viewer's settings (vendor `update`); `sink`
-    /// hears of the new one; what was signed on the old document is forgotten. False when none
-    /// is shown.
+    /// Replace the shown document's pages (vendor `update`), now numbered `serial`: the viewer's
+    /// zoom and mode stay unless `keep_zoom` / `keep_mode` are false (the caller asked for
+    /// others in `opts`); signing settings come from `opts`; `sink` hears of the new document;
+    /// what was placed on the old one is forgotten. False when none is shown.
     pub fn update_document(
         &self,
+        serial: u64,
         pages: Arc<dyn Pages>,
+        mut opts: DocOptions,
+        keep_zoom: bool,
+        keep_mode: bool,
         sink: impl Fn(DocEvent) + Send + Sync + 'static,
     ) -> bool {
         let ready = self.ready_callback();
@@ -685,10 +691,15 @@ impl Pad {
         let Some(d) = st.doc.as_mut() else {
             return false;
         };
-        let mut opts = d.view.opts.clone();
-        opts.mode = d.view.mode();
+        if keep_zoom {
+            opts.zoom = d.view.opts.zoom;
+        }
+        if keep_mode {
+            opts.mode = d.view.mode();
+        }
         d.view = DocView::new(pages, opts, self.inner.size, ready);
         d.sink = Arc::new(sink);
+        d.serial = serial;
         let signing = d.signing.take().is_some();
         if signing {
             Self::close_window(&mut st);
@@ -699,27 +710,40 @@ impl Pad {
         true
     }
 
-    /// Close the document (and its sign window). Gives what was placed on it: the signatures and
-    /// the remarks as page pictures (`remark_scale` px per point); None when none was shown.
-    pub fn close_document(&self, remark_scale: f32) -> Option<DocumentMarks> {
+    /// Close the document numbered `serial` (any with None) and its sign window; what was placed
+    /// on it is dropped. False when no such document is shown.
+    pub fn close_document(&self, serial: Option<u64>) -> bool {
         let full = self.full();
         let mut st = self.lock();
-        let d = st.doc.take()?;
-        if d.signing.is_some() {
+        let other = |d: &DocSession| serial.is_some_and(|n| n != d.serial);
+        if st.doc.as_ref().is_none_or(other) {
+            return false;
+        }
+        let d = st.doc.take();
+        if d.as_ref().is_some_and(|d| d.signing.is_some()) {
             Self::close_window(&mut st);
         }
         st.dirty = full;
         drop(st);
+        // The viewer (its render thread's handle, its pictures) goes outside the lock.
+        drop(d);
         self.inner.wake.notify_one();
-        Some((d.view.placed.clone(), d.view.remark_pictures(remark_scale)))
+        true
+    }
+
+    /// The number of the document shown, if any.
+    pub fn document_serial(&self) -> Option<u64> {
+        self.lock().doc.as_ref().map(|d| d.serial)
     }
 
     /// Open the document's sign window for a signature at (`fx`, `fy`) of `page` (page
     /// fractions): the page is shown with that point in view (a keyword found in the document).
-    pub fn sign_document_at(&self, page: usize, fx: f32, fy: f32) {
+    pub fn sign_document_at(&self, serial: u64, page: usize, fx: f32, fy: f32) {
         let full = self.full();
         let mut st = self.lock();
-        let Some(d) = st.doc.as_mut() else { return };
+        let Some(d) = st.doc.as_mut().filter(|d| d.serial == serial) else {
+            return;
+        };
         let screen = d.view.show_point(page, fx, fy);
         let page = d.view.page;
         st.dirty = full;
@@ -899,10 +923,26 @@ fn place(
 
 /// Act on what the pen did in the document viewer: open its sign window, or tell the client the
 /// signer finished.
-fn doc_action(st: &mut State, a: DocAction, font: Option<&FontArc>, out: &mut Vec<DocEvent>) {
+fn doc_action(
+    st: &mut State,
+    a: DocAction,
+    font: Option<&FontArc>,
+    out: &mut Vec<(DocSink, DocEvent)>,
+) {
     match a {
         DocAction::None => {}
-        DocAction::Finish => out.push(DocEvent::Finished),
+        DocAction::Finish => {
+            // The viewer closes at once; the client hears of what was placed.
+            let Some(d) = st.doc.take() else { return };
+            if d.signing.is_some() {
+                if let Some(w) = st.window.take() {
+                    st.dirty = st.dirty.union(&w.rect);
+                }
+            }
+            let (w, h) = d.view.screen();
+            st.dirty = Rect::new(0, 0, w, h);
+            out.push((d.sink.clone(), DocEvent::Finished(d.view.marks())));
+        }
         DocAction::Sign { page, at, screen } => {
             if st.window.is_some() {
                 return;
@@ -942,7 +982,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
     let period_ms = 1000.0 / inner.screen.refresh_hz().max(1) as f64;
     let mut last_move = f64::MIN;
     let mut events: Vec<PenEvent> = Vec::new();
-    let mut doc_out: Vec<DocEvent> = Vec::new();
+    let mut doc_out: Vec<(DocSink, DocEvent)> = Vec::new();
     let mut next_slide = Instant::now();
     loop {
         let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -1034,7 +1074,9 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 (true, false) => Some("up"),
                 _ => None,
             };
-            if let Some(kind) = kind {
+            // The document's sign window is its client's only (no live pen events).
+            let doc_window = st.doc.as_ref().is_some_and(|d| d.signing.is_some());
+            if let (Some(kind), false) = (kind, doc_window) {
                 if kind == "move" {
                     last_move = s.t_ms;
                 }
@@ -1084,10 +1126,13 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 if let Some((img, win_w)) = placed {
                     let p = place(&d.view, page, at, img, win_w);
                     d.view.place(p.clone());
-                    doc_out.push(DocEvent::Signed {
-                        placed: p,
-                        at_known: at.is_some(),
-                    });
+                    doc_out.push((
+                        d.sink.clone(),
+                        DocEvent::Signed {
+                            placed: p,
+                            at_known: at.is_some(),
+                        },
+                    ));
                 }
                 continue;
             }
@@ -1117,14 +1162,10 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
             st.dirty = st.dirty.union(&dirty);
         }
         if !doc_out.is_empty() {
-            let sink = st.doc.as_ref().map(|d| d.sink.clone());
             drop(st);
-            if let Some(f) = sink {
-                for e in doc_out.drain(..) {
-                    f(e);
-                }
+            for (f, e) in doc_out.drain(..) {
+                f(e);
             }
-            doc_out.clear();
             continue;
         }
         if !events.is_empty() {
@@ -1446,6 +1487,7 @@ mod tests {
         let g = got.clone();
         let win = SignOptions::new(Rect::new(0, 0, 300, 160));
         p.show_document(
+            7,
             Arc::new(Plain(vec![[250, 250, 250], [200, 230, 250]])),
             doc_opts(Mode::Sign, true),
             win.clone(),
@@ -1497,14 +1539,14 @@ mod tests {
         press(&p, p.document_key("下一页").unwrap(), 400.0);
         assert_eq!(p.document_page().unwrap().0, 1);
         press(&p, p.document_key("完成").unwrap(), 500.0);
-        assert!(matches!(
-            got.lock().unwrap().last(),
-            Some(DocEvent::Finished)
-        ));
-        let (placed, remarks) = p.close_document(2.0).unwrap();
-        assert_eq!(placed.len(), 1);
-        assert!(remarks.is_empty());
+        // 完成 closes the viewer and hands over what was placed.
+        let Some(DocEvent::Finished(marks)) = got.lock().unwrap().last().cloned() else {
+            panic!("no sign-off")
+        };
+        assert_eq!(marks.placed.len(), 1);
+        assert!(marks.remark_pictures(2.0).is_empty());
         assert!(!p.has_document());
+        assert!(!p.close_document(None));
         p.shutdown();
     }
 
@@ -1515,6 +1557,7 @@ mod tests {
         let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
         let g = got.clone();
         p.show_document(
+            7,
             Arc::new(Plain(vec![[250, 250, 250]])),
             doc_opts(Mode::Drag, true),
             SignOptions::new(Rect::new(10, 10, 320, 200)),
@@ -1554,13 +1597,30 @@ mod tests {
         // Remark mode: ink on the page, kept as a page picture.
         p.lock().window = None;
         press(&p, p.document_key("批注").unwrap(), 3000.0);
-        stroke(&p, cx - 40.0, cy, 3100.0);
-        let (placed, remarks) = p.close_document(1.0).unwrap();
-        assert!(placed.is_empty());
+        // A stroke that starts on the grey margin (the page spans x 199..441 here) begins its
+        // ink where it reaches the page.
+        stroke(&p, 150.0, cy, 3100.0);
+        press(&p, p.document_key("完成").unwrap(), 3500.0);
+        let Some(DocEvent::Finished(marks)) = got.lock().unwrap().last().cloned() else {
+            panic!("no sign-off")
+        };
+        assert!(marks.placed.is_empty());
+        let remarks = marks.remark_pictures(1.0);
         assert_eq!(remarks.len(), 1);
-        let (page, img) = &remarks[0];
-        assert_eq!((*page, img.width(), img.height()), (0, 595, 842));
-        assert!(img.pixels().filter(|p| p.0[3] > 128).count() > 100);
+        let r = &remarks[0];
+        // Samples every 8 px from x 150: the first on the page at 206, the last at 222 — ink
+        // from about 0.03 of the page's width, about 0.07 wide; nothing reaches back to x 0.
+        assert_eq!(r.page, 0);
+        assert!(
+            r.x > 0.01 && r.x < 0.05 && r.w > 0.04 && r.w < 0.12 && r.h < 0.05,
+            "{} {} {}",
+            r.x,
+            r.w,
+            r.h
+        );
+        assert!(r.image.pixels().filter(|p| p.0[3] > 128).count() > 100);
+        // Closing a document that is not shown (another number) does nothing.
+        assert!(!p.close_document(Some(7)));
         p.shutdown();
 
         // Without long press: a "签字" key, and no point known.
@@ -1568,6 +1628,7 @@ mod tests {
         let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
         let g = got.clone();
         p.show_document(
+            7,
             Arc::new(Plain(vec![[250, 250, 250]])),
             doc_opts(Mode::Sign, false),
             SignOptions::new(Rect::new(0, 0, 300, 160)),
