@@ -192,6 +192,22 @@ def sign_here(pen, win, dx=40, dy=60):
     pen.tap(*ok_of(win))
 
 
+def sign_round(d, pen, conn, src: dict, fx: float, fy: float) -> str:
+    """Show `src` in sign mode, sign at (fx, fy) of the page, finish; the signed PDF's path."""
+    assert ws_call(conn, "show_sign_pdf", {**src, "default_mode": "sign"})["code"] == "0"
+    x0, y0, x1, y1 = wait_page(d)
+    tx, ty = round(x0 + fx * (x1 - x0)), round(y0 + fy * (y1 - y0))
+    pen.tap(tx, ty)
+    win = window_at(tx, ty)
+    assert until(lambda: window_shown(frame(d), win))
+    sign_here(pen, win)
+    push(conn)
+    pen.tap(*key("完成"))
+    m = push(conn)
+    assert m.get("action") == "signoff", m
+    return m["signed_file_path"]
+
+
 @pytest.fixture
 def conn(rig):
     d, _ = rig
@@ -434,17 +450,7 @@ def test_xref_stream_original(rig, conn, tmp_path):
     out = tmp_path / "obj.pdf"
     subprocess.run(["qpdf", "--object-streams=generate", str(src), str(out)], check=True)
     doc = out.read_bytes()
-    assert ws_call(conn, "show_sign_pdf", {"base64": b64(doc), "default_mode": "sign"})["code"] == "0"
-    x0, y0, x1, y1 = wait_page(d)
-    tx, ty = x0 + (x1 - x0) // 2, y0 + (y1 - y0) // 4
-    pen.tap(tx, ty)
-    win = window_at(tx, ty)
-    assert until(lambda: window_shown(frame(d), win))
-    sign_here(pen, win)
-    push(conn)
-    pen.tap(*key("完成"))
-    m = push(conn)
-    check_signed(d, doc, m["signed_file_path"])
+    check_signed(d, doc, sign_round(d, pen, conn, {"base64": b64(doc)}, 0.5, 0.25))
 
 
 def test_keyword_opens_the_window_next_to_it(rig, conn):
@@ -567,17 +573,7 @@ def test_a_second_signer_keeps_the_first_signature_and_no_live_pen_events(rig, c
     signed_paths = []
     for fx, fy in ((0.2, 0.3), (0.2, 0.7)):
         src = {"base64": b64(doc)} if not signed_paths else {"file_path": signed_paths[-1]}
-        assert ws_call(conn, "show_sign_pdf", {**src, "default_mode": "sign"})["code"] == "0"
-        x0, y0, x1, y1 = wait_page(d)
-        tx, ty = round(x0 + fx * (x1 - x0)), round(y0 + fy * (y1 - y0))
-        pen.tap(tx, ty)
-        win = window_at(tx, ty)
-        assert until(lambda: window_shown(frame(d), win))
-        sign_here(pen, win)
-        push(conn)
-        pen.tap(*key("完成"))
-        m = push(conn)
-        signed_paths.append(m["signed_file_path"])
+        signed_paths.append(sign_round(d, pen, conn, src, fx, fy))
     first = (storage_root(d) / signed_paths[0].lstrip("/")).read_bytes()
     check_signed(d, first, signed_paths[1])
     img = rendered(storage_root(d) / signed_paths[1].lstrip("/"))

@@ -276,26 +276,26 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
     if b64.is_none() && file_path.is_empty() {
         return Err(ApiError::missing("file_path"));
     }
-    let (window, pos_given) = {
+    let pos_given = f.object("pos").is_some();
+    let images = sign.images.clone();
+    let font = sign.cjk_font.clone();
+    let path = file_path.clone();
+    let asked_keyword = keyword.is_some();
+    let (sign2, pad2) = (sign.clone(), pad.clone());
+    let (window, data, found, pages) = api::blocking(move || {
+        // The sign window's options (a background picture is decoded here, off the runtime).
         // Without pos: 3/5 x 9/20 of the screen (at most 640x320), placed where signed.
-        let (sw, sh) = pad.size();
+        let (sw, sh) = pad2.size();
         let default = Rect::new(
             0,
             0,
             (sw * 3 / 5).clamp(64, 640),
             (sh * 9 / 20).clamp(48, 320),
         );
-        let (mut o, _) = sign.options_in(&req, &pad, default)?;
-        if o.back.visible.is_none() {
-            o.back.visible = Some(true);
+        let (mut window, _) = sign2.options_in(&req, &pad2, default)?;
+        if window.back.visible.is_none() {
+            window.back.visible = Some(true);
         }
-        (o, f.object("pos").is_some())
-    };
-    let images = sign.images.clone();
-    let font = sign.cjk_font.clone();
-    let path = file_path.clone();
-    let asked_keyword = keyword.is_some();
-    let (data, found, pages) = api::blocking(move || {
         let mut work = Work::new(&images);
         let too_large = || {
             ApiError::too_large(Text::new(
@@ -337,6 +337,7 @@ async fn show(sign: Arc<Sign>, req: ApiRequest) -> Result<Reply, ApiError> {
             )
         });
         Ok((
+            window,
             data,
             found,
             PdfPages {

@@ -262,12 +262,7 @@ mod tests {
     fn chinese_text_in_a_font_the_document_does_not_embed() {
         // 签名 (U+7B7E U+540D) in STSong-Light, Adobe-GB1, not embedded: drawn with the device's
         // CJK font; without one, the standard fallback has no such glyphs.
-        let font = "<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H \
-                    /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light \
-                    /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> \
-                    /FontDescriptor << /Type /FontDescriptor /FontName /STSong-Light /Flags 6 \
-                    /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 \
-                    /CapHeight 880 /StemV 80 >> >>] >>";
+        let font = crate::testpdf::STSONG;
         let pdf = pdf_with(
             "BT /F1 48 Tf 0 g 50 100 Td <7B7E540D> Tj ET",
             300,
@@ -296,6 +291,14 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod testpdf {
+    /// STSong-Light (Adobe-GB1), not embedded, codes UCS-2: viewers draw it with a CJK fallback.
+    pub const STSONG: &str = "<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light \
+        /Encoding /UniGB-UCS2-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 \
+        /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) \
+        /Supplement 2 >> /FontDescriptor << /Type /FontDescriptor /FontName /STSong-Light \
+        /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 \
+        /CapHeight 880 /StemV 80 >> >>] >>";
+
     /// A one-page PDF (`w` x `h` points) whose content stream is `content`, font F1 `font`.
     pub fn pdf_with(content: &str, w: u32, h: u32, font: &str) -> Vec<u8> {
         pdf_with_page(content, w, h, font, "")

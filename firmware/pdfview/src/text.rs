@@ -179,12 +179,7 @@ mod tests {
 
     #[test]
     fn chinese_keyword_in_a_ucs2_font() {
-        let font = "<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H \
-                    /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light \
-                    /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> \
-                    /FontDescriptor << /Type /FontDescriptor /FontName /STSong-Light /Flags 6 \
-                    /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 \
-                    /CapHeight 880 /StemV 80 >> >>] >>";
+        let font = crate::testpdf::STSONG;
         // 签字：(U+7B7E U+5B57 U+FF1A) at (100, 200), 30 pt, on a 400x400 page.
         let pdf = pdf_with(
             "BT /F1 30 Tf 100 200 Td <7B7E5B57FF1A> Tj ET",
