@@ -19,6 +19,7 @@ use image::{Rgb, RgbImage, RgbaImage};
 use imaging::watermark::{text, text_width};
 
 use crate::ink::{InkLayer, InkStyle};
+use crate::window::fill;
 use crate::{PenSample, Rect};
 
 /// A document's pages, as the viewer needs them (the daemon's PDF renderer).
@@ -116,7 +117,7 @@ impl DocMarks {
             );
             let mut ink = InkLayer::new(pw, ph, remark_style(s), Rect::new(0, 0, pw, ph));
             replay(&mut ink, self.remarks.get(&page), s);
-            if let Some((img, r)) = crop_ink(&ink, REMARK, 0) {
+            if let Some((img, r)) = ink.cropped(REMARK, 0) {
                 out.push(Placed {
                     page,
                     x: r.x as f32 / pw as f32,
@@ -483,9 +484,7 @@ impl DocView {
             Zoom::Percent(_) | Zoom::Scale(_) => self.set_scale(s),
             _ => self.set_scale_for_page(),
         }
-        let a = self.area();
         self.off = (0.0, if at_end { f32::MIN } else { 0.0 });
-        let _ = a;
         self.clamp_pan();
         self.stale = true;
     }
@@ -927,15 +926,6 @@ fn replay(ink: &mut InkLayer, strokes: Option<&Vec<Vec<PenSample>>>, scale: f32)
     }
 }
 
-fn fill(img: &mut RgbImage, r: Rect, c: [u8; 3]) {
-    let r = r.intersect(&Rect::new(0, 0, img.width(), img.height()));
-    for y in r.y..r.bottom() {
-        for x in r.x..r.right() {
-            img.put_pixel(x as u32, y as u32, Rgb(c));
-        }
-    }
-}
-
 #[allow(clippy::needless_range_loop)]
 fn blend_rgba(dst: &mut RgbImage, src: &RgbaImage, x0: i32, y0: i32, clip: Rect) {
     let r = Rect::new(x0, y0, src.width(), src.height()).intersect(&clip);
@@ -952,35 +942,4 @@ fn blend_rgba(dst: &mut RgbImage, src: &RgbaImage, x0: i32, y0: i32, clip: Rect)
             }
         }
     }
-}
-
-/// Crop `mask` (a window's ink) to its ink with a margin: the picture in `color` and its
-/// rectangle in the window, or None without ink.
-pub fn crop_ink(ink: &InkLayer, color: [u8; 3], margin: u32) -> Option<(RgbaImage, Rect)> {
-    let (w, h) = (ink.width, ink.height);
-    let m = ink.mask();
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for y in 0..h {
-        for x in 0..w {
-            if m[(y * w + x) as usize] > 0 {
-                x0 = x0.min(x);
-                y0 = y0.min(y);
-                x1 = x1.max(x);
-                y1 = y1.max(y);
-            }
-        }
-    }
-    if x0 == u32::MAX {
-        return None;
-    }
-    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin).min(w - 1), (y1 + margin).min(h - 1));
-    let img = RgbaImage::from_fn(x1 - x0 + 1, y1 - y0 + 1, |x, y| {
-        let a = m[((y + y0) * w + x + x0) as usize];
-        image::Rgba([color[0], color[1], color[2], a])
-    });
-    Some((
-        img,
-        Rect::new(x0 as i32, y0 as i32, x1 - x0 + 1, y1 - y0 + 1),
-    ))
 }

@@ -188,6 +188,36 @@ impl InkLayer {
         Rect::new(x0, y0, (x1 - x0) as u32, (y1 - y0) as u32)
     }
 
+    /// The ink cropped to its box grown by `margin`: the picture in `color` on transparency and
+    /// its rectangle in the layer; None without ink.
+    pub fn cropped(&self, color: [u8; 3], margin: u32) -> Option<(image::RgbaImage, Rect)> {
+        let (w, h, m) = (self.width, self.height, &self.mask);
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        for y in 0..h {
+            for x in 0..w {
+                if m[(y * w + x) as usize] > 0 {
+                    x0 = x0.min(x);
+                    y0 = y0.min(y);
+                    x1 = x1.max(x);
+                    y1 = y1.max(y);
+                }
+            }
+        }
+        if x0 == u32::MAX {
+            return None;
+        }
+        let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+        let (x1, y1) = ((x1 + margin).min(w - 1), (y1 + margin).min(h - 1));
+        let img = image::RgbaImage::from_fn(x1 - x0 + 1, y1 - y0 + 1, |x, y| {
+            let a = m[((y + y0) * w + x + x0) as usize];
+            image::Rgba([color[0], color[1], color[2], a])
+        });
+        Some((
+            img,
+            Rect::new(x0 as i32, y0 as i32, x1 - x0 + 1, y1 - y0 + 1),
+        ))
+    }
+
     /// The ink as a PNG with a transparent background, in `color`.
     pub fn to_png(&self, color: [u8; 3]) -> Vec<u8> {
         let mut img = image::RgbaImage::new(self.width, self.height);

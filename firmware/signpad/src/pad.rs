@@ -19,7 +19,7 @@ use image::{Rgb, RgbImage};
 use imaging::watermark::{text, text_width};
 use tokio::sync::watch;
 
-use crate::docview::{crop_ink, DocAction, DocMarks, DocOptions, DocView, Pages, Placed};
+use crate::docview::{DocAction, DocMarks, DocOptions, DocView, Pages, Placed};
 use crate::panel::{Panel, PanelOptions};
 use crate::screen::Screen;
 use crate::window::{Action, ButtonKind, SignOptions, SignWindow};
@@ -410,41 +410,46 @@ impl Pad {
         self.inner.screen.describe()
     }
 
+    /// Change the compositor's state, then wake it.
+    fn change<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let r = f(&mut self.lock());
+        self.inner.wake.notify_one();
+        r
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A pen sample from a pen backend.
     pub fn pen(&self, s: PenSample) {
-        let mut st = self.lock();
-        if st.pen.len() >= PEN_QUEUE {
-            st.pen.pop_front();
-        }
-        st.pen.push_back(s);
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            if st.pen.len() >= PEN_QUEUE {
+                st.pen.pop_front();
+            }
+            st.pen.push_back(s);
+        });
     }
 
     /// Show a sign window (vendor 9.1) for the task `id` (the caller names it).
     pub fn show(&self, id: String, o: SignOptions, remark: String) {
         let win = SignWindow::new(o, self.inner.font.as_ref());
-        let mut st = self.lock();
-        Self::close_window(&mut st);
-        if let Some(t) = &st.task {
-            if t.status == Status::Signing {
-                tracing::info!(task = %t.id, "signing task replaced by a new one");
+        self.change(|st| {
+            Self::close_window(st);
+            if let Some(t) = &st.task {
+                if t.status == Status::Signing {
+                    tracing::info!(task = %t.id, "signing task replaced by a new one");
+                }
             }
-        }
-        st.dirty = st.dirty.union(&win.rect);
-        st.window = Some(win);
-        st.task = Some(Task {
-            id,
-            status: Status::Signing,
-            png: None,
-            remark,
+            st.dirty = st.dirty.union(&win.rect);
+            st.window = Some(win);
+            st.task = Some(Task {
+                id,
+                status: Status::Signing,
+                png: None,
+                remark,
+            });
         });
-        drop(st);
-        self.inner.wake.notify_one();
     }
 
     fn close_window(st: &mut State) {
@@ -459,15 +464,14 @@ impl Pad {
     /// Close the window (vendor 9.2): a task being signed becomes idle; a confirmed signature
     /// stays.
     pub fn stop(&self) {
-        let mut st = self.lock();
-        Self::close_window(&mut st);
-        if let Some(t) = st.task.as_mut() {
-            if t.status == Status::Signing {
-                t.status = Status::Idle;
+        self.change(|st| {
+            Self::close_window(st);
+            if let Some(t) = st.task.as_mut() {
+                if t.status == Status::Signing {
+                    t.status = Status::Idle;
+                }
             }
-        }
-        drop(st);
-        self.inner.wake.notify_one();
+        });
     }
 
     fn check<'a>(task: &'a Option<Task>, id: Option<&str>) -> Result<Option<&'a Task>, PadError> {
@@ -496,23 +500,22 @@ impl Pad {
     /// `sign=reset_status` (vendor 9.14): a confirmed signature is forgotten and the state is 0;
     /// a window being signed is cleared to sign again.
     pub fn reset_status(&self) {
-        let mut st = self.lock();
-        let mut cleared = None;
-        if let Some(w) = st.window.as_mut() {
-            w.ink.clear();
-            cleared = Some(w.rect);
-        }
-        if let Some(r) = cleared {
-            st.dirty = st.dirty.union(&r);
-        }
-        if let Some(t) = st.task.as_mut() {
-            if t.status == Status::Done {
-                t.status = Status::Idle;
-                t.png = None;
+        self.change(|st| {
+            let mut cleared = None;
+            if let Some(w) = st.window.as_mut() {
+                w.ink.clear();
+                cleared = Some(w.rect);
             }
-        }
-        drop(st);
-        self.inner.wake.notify_one();
+            if let Some(r) = cleared {
+                st.dirty = st.dirty.union(&r);
+            }
+            if let Some(t) = st.task.as_mut() {
+                if t.status == Status::Done {
+                    t.status = Status::Idle;
+                    t.png = None;
+                }
+            }
+        });
     }
 
     /// `sign=reset_sign_device` (vendor 9.12): open the screen again and redraw it all.
@@ -565,25 +568,23 @@ impl Pad {
     /// Show the evaluator (vendor 9.8); its previous choice is forgotten.
     pub fn show_evaluator(&self, o: PanelOptions) {
         let p = Panel::new(o, self.inner.font.as_ref());
-        let mut st = self.lock();
-        if let Some(old) = st.evaluator.take() {
-            st.dirty = st.dirty.union(&old.rect);
-        }
-        st.dirty = st.dirty.union(&p.rect);
-        st.evaluator = Some(p);
-        st.evaluation = None;
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            if let Some(old) = st.evaluator.take() {
+                st.dirty = st.dirty.union(&old.rect);
+            }
+            st.dirty = st.dirty.union(&p.rect);
+            st.evaluator = Some(p);
+            st.evaluation = None;
+        });
     }
 
     /// Close the evaluator (9.9); its choice stays readable.
     pub fn close_evaluator(&self) {
-        let mut st = self.lock();
-        if let Some(old) = st.evaluator.take() {
-            st.dirty = st.dirty.union(&old.rect);
-        }
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            if let Some(old) = st.evaluator.take() {
+                st.dirty = st.dirty.union(&old.rect);
+            }
+        });
     }
 
     /// The evaluator's choice (9.10): the pressed button's content.
@@ -594,25 +595,23 @@ impl Pad {
     /// Show the floating button group (9.15).
     pub fn show_floating(&self, o: PanelOptions) {
         let p = Panel::new(o, self.inner.font.as_ref());
-        let mut st = self.lock();
-        if let Some(old) = st.floating.take() {
-            st.dirty = st.dirty.union(&old.rect);
-        }
-        st.dirty = st.dirty.union(&p.rect);
-        st.floating = Some(p);
-        st.floating_pressed = None;
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            if let Some(old) = st.floating.take() {
+                st.dirty = st.dirty.union(&old.rect);
+            }
+            st.dirty = st.dirty.union(&p.rect);
+            st.floating = Some(p);
+            st.floating_pressed = None;
+        });
     }
 
     /// Close the floating button group (9.16).
     pub fn close_floating(&self) {
-        let mut st = self.lock();
-        if let Some(old) = st.floating.take() {
-            st.dirty = st.dirty.union(&old.rect);
-        }
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            if let Some(old) = st.floating.take() {
+                st.dirty = st.dirty.union(&old.rect);
+            }
+        });
     }
 
     /// The floating group's last press (9.17), taken: the next read sees the next press.
@@ -623,21 +622,19 @@ impl Pad {
     /// Start the ad player (9.18) with pictures already fitted by [`Slides::new`].
     pub fn show_slides(&self, slides: Slides) {
         let full = self.full();
-        let mut st = self.lock();
-        st.slides = Some(slides);
-        st.dirty = full;
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            st.slides = Some(slides);
+            st.dirty = full;
+        });
     }
 
     /// Stop the ad player (9.19): the idle screen again.
     pub fn close_slides(&self) {
         let full = self.full();
-        let mut st = self.lock();
-        st.slides = None;
-        st.dirty = full;
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            st.slides = None;
+            st.dirty = full;
+        });
     }
 
     /// Show a document for signing (vendor 9.6), replacing one shown before. `window` is the sign
@@ -655,21 +652,20 @@ impl Pad {
     ) {
         let view = DocView::new(pages, opts, self.inner.size, self.ready_callback());
         let full = self.full();
-        let mut st = self.lock();
-        if st.doc.as_ref().is_some_and(|d| d.signing.is_some()) {
-            Self::close_window(&mut st);
-        }
-        st.doc = Some(DocSession {
-            serial,
-            view,
-            window,
-            pos_given,
-            sink: Arc::new(sink),
-            signing: None,
+        self.change(|st| {
+            if st.doc.as_ref().is_some_and(|d| d.signing.is_some()) {
+                Self::close_window(st);
+            }
+            st.doc = Some(DocSession {
+                serial,
+                view,
+                window,
+                pos_given,
+                sink: Arc::new(sink),
+                signing: None,
+            });
+            st.dirty = full;
         });
-        st.dirty = full;
-        drop(st);
-        self.inner.wake.notify_one();
     }
 
     /// Replace the shown document's pages (vendor `update`), now numbered `serial`: the viewer's
@@ -740,26 +736,25 @@ impl Pad {
     /// fractions): the page is shown with that point in view (a keyword found in the document).
     pub fn sign_document_at(&self, serial: u64, page: usize, fx: f32, fy: f32) {
         let full = self.full();
-        let mut st = self.lock();
-        let Some(d) = st.doc.as_mut().filter(|d| d.serial == serial) else {
-            return;
-        };
-        let screen = d.view.show_point(page, fx, fy);
-        let page = d.view.page;
-        st.dirty = full;
-        let mut out = Vec::new();
-        doc_action(
-            &mut st,
-            DocAction::Sign {
-                page,
-                at: Some((fx, fy)),
-                screen,
-            },
-            self.inner.font.as_ref(),
-            &mut out,
-        );
-        drop(st);
-        self.inner.wake.notify_one();
+        self.change(|st| {
+            let Some(d) = st.doc.as_mut().filter(|d| d.serial == serial) else {
+                return;
+            };
+            let screen = d.view.show_point(page, fx, fy);
+            let page = d.view.page;
+            st.dirty = full;
+            let mut out = Vec::new();
+            doc_action(
+                st,
+                DocAction::Sign {
+                    page,
+                    at: Some((fx, fy)),
+                    screen,
+                },
+                self.inner.font.as_ref(),
+                &mut out,
+            );
+        });
     }
 
     /// Whether a document is shown.
@@ -1102,7 +1097,7 @@ fn compositor(inner: Arc<Inner>, idle: RgbImage) {
                 // The document's sign window: a confirmed signature is placed on the page.
                 let win = st.window.as_ref().expect("checked above");
                 let placed = match k {
-                    ButtonKind::Ok => match crop_ink(&win.ink, win.ink_color, 4) {
+                    ButtonKind::Ok => match win.ink.cropped(win.ink_color, 4) {
                         Some((img, _)) => Some((img, win.rect.w)),
                         None => {
                             tracing::debug!("confirm pressed with nothing signed: ignored");
@@ -1479,20 +1474,45 @@ mod tests {
         p.settle(Duration::from_secs(2));
     }
 
+    /// Show a document numbered 7; the events its client hears.
+    fn show_doc(
+        p: &Pad,
+        pages: Arc<Plain>,
+        opts: DocOptions,
+        win: SignOptions,
+        pos_given: bool,
+    ) -> Arc<Mutex<Vec<DocEvent>>> {
+        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+        let g = got.clone();
+        p.show_document(7, pages, opts, win, pos_given, move |e| {
+            g.lock().unwrap().push(e)
+        });
+        got
+    }
+
+    /// A stroke in the sign window at `wr`, then its confirm button.
+    fn sign_and_confirm(p: &Pad, wr: Rect) {
+        stroke(p, wr.x as f32 + 40.0, wr.y as f32 + 50.0, 100.0);
+        let ok = p
+            .lock()
+            .window
+            .as_ref()
+            .unwrap()
+            .button_rect(ButtonKind::Ok)
+            .unwrap();
+        press(p, ok.offset(wr.x, wr.y), 300.0);
+    }
+
     #[test]
     fn document_signed_by_tap_long_press_and_button() {
         use crate::docview::Mode;
         let p = pad();
-        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
-        let g = got.clone();
-        let win = SignOptions::new(Rect::new(0, 0, 300, 160));
-        p.show_document(
-            7,
+        let got = show_doc(
+            &p,
             Arc::new(Plain(vec![[250, 250, 250], [200, 230, 250]])),
             doc_opts(Mode::Sign, true),
-            win.clone(),
+            SignOptions::new(Rect::new(0, 0, 300, 160)),
             false,
-            move |e| g.lock().unwrap().push(e),
         );
         let (page, area) = p.document_page().unwrap();
         assert_eq!(page, 0);
@@ -1510,15 +1530,7 @@ mod tests {
         assert_eq!((wr.w, wr.h), (300, 160));
         assert!(wr.contains(cx + 1.0, cy + 1.0) || wr.right() as f32 >= cx);
         // Sign and confirm.
-        stroke(&p, wr.x as f32 + 40.0, wr.y as f32 + 50.0, 100.0);
-        let ok = p
-            .lock()
-            .window
-            .as_ref()
-            .unwrap()
-            .button_rect(ButtonKind::Ok)
-            .unwrap();
-        press(&p, ok.offset(wr.x, wr.y), 300.0);
+        sign_and_confirm(&p, wr);
         assert!(p.lock().window.is_none(), "window still open");
         let ev = got.lock().unwrap().clone();
         assert_eq!(ev.len(), 1);
@@ -1554,15 +1566,12 @@ mod tests {
     fn document_long_press_button_and_remarks() {
         use crate::docview::Mode;
         let p = pad();
-        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
-        let g = got.clone();
-        p.show_document(
-            7,
+        let got = show_doc(
+            &p,
             Arc::new(Plain(vec![[250, 250, 250]])),
             doc_opts(Mode::Drag, true),
             SignOptions::new(Rect::new(10, 10, 320, 200)),
             true,
-            move |e| g.lock().unwrap().push(e),
         );
         let (_, area) = p.document_page().unwrap();
         let (cx, cy) = (area.w as f32 / 2.0, area.h as f32 / 3.0);
@@ -1625,15 +1634,12 @@ mod tests {
 
         // Without long press: a "签字" key, and no point known.
         let p = pad();
-        let got: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
-        let g = got.clone();
-        p.show_document(
-            7,
+        let got = show_doc(
+            &p,
             Arc::new(Plain(vec![[250, 250, 250]])),
             doc_opts(Mode::Sign, false),
             SignOptions::new(Rect::new(0, 0, 300, 160)),
             false,
-            move |e| g.lock().unwrap().push(e),
         );
         assert!(p.document_key("签字模式").is_none());
         press(&p, p.document_key("签字").unwrap(), 0.0);
@@ -1643,15 +1649,7 @@ mod tests {
             .as_ref()
             .map(|w| w.rect)
             .expect("window from the key");
-        stroke(&p, wr.x as f32 + 40.0, wr.y as f32 + 50.0, 100.0);
-        let ok = p
-            .lock()
-            .window
-            .as_ref()
-            .unwrap()
-            .button_rect(ButtonKind::Ok)
-            .unwrap();
-        press(&p, ok.offset(wr.x, wr.y), 300.0);
+        sign_and_confirm(&p, wr);
         let ev = got.lock().unwrap().clone();
         let Some(DocEvent::Signed {
             placed,

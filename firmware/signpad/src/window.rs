@@ -128,7 +128,7 @@ const BUTTON: [u8; 3] = [0x1f, 0x6f, 0xd1];
 const BUTTON_DOWN: [u8; 3] = [0x13, 0x4a, 0x8f];
 const BUTTON_GREY: [u8; 3] = [0x6b, 0x74, 0x80];
 
-fn fill(img: &mut RgbImage, r: Rect, c: [u8; 3]) {
+pub(crate) fn fill(img: &mut RgbImage, r: Rect, c: [u8; 3]) {
     let r = r.intersect(&Rect::new(0, 0, img.width(), img.height()));
     for y in r.y..r.bottom() {
         for x in r.x..r.right() {

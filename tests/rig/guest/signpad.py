@@ -378,30 +378,6 @@ def run_glass_and_browser(binary):
         server.wait(10)
 
 
-def hand_pdf():
-    """One A4 page of Helvetica text (classic xref table), written here."""
-    content = b"BT /F1 24 Tf 72 760 Td (Contract) Tj ET"
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offs = []
-    for i, o in enumerate(objs):
-        offs.append(len(out))
-        out += b"%d 0 obj\n" % (i + 1) + o + b"\nendobj\n"
-    x = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for o in offs:
-        out += b"%010d 00000 n \n" % o
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, x)
-    return bytes(out)
-
-
 BAR_COLOUR = (0x26, 0x2A, 0x33)  # the document viewer's toolbar
 OK_BLUE = (0x1F, 0x6F, 0xD1)     # a sign window's confirm button
 
@@ -448,7 +424,9 @@ def run_pdf(binary):
                 return m
         return {}
 
-    doc = hand_pdf()
+    sys.path.insert(0, os.path.join(os.getcwd(), "tests", "e2e"))
+    from handpdf import text_pdf
+    doc = text_pdf(b"BT /F1 24 Tf 72 760 Td (Contract) Tj ET")
     try:
         with daemon(binary, tmp, cfg):
             time.sleep(1.5)  # the pen is found and grabbed
